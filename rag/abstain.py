@@ -17,13 +17,21 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-FEATURES = ("dense_top", "support_top", "rerank_top", "dense_margin")
+FEATURES = ("dense_top", "support_top", "overlap_top", "lexical_top", "rerank_top", "dense_margin")
 
 
-def features(dense_top: float, support_top: float, rerank_top: float | None, dense_margin: float) -> dict[str, float]:
+def features(dense_top: float, support_top: float, rerank_top: float | None, dense_margin: float,
+             overlap_top: float = 0.0, lexical_top: float = 0.0) -> dict[str, float]:
+    """The evidence a question has: retrieval scores and the reader's sentence-level support.
+
+    ``overlap_top`` is the share of the question's content words found in the best
+    sentence; ``lexical_top`` the top BM25 score squashed to [0, 1).
+    """
     return {
         "dense_top": float(dense_top),
         "support_top": float(support_top),
+        "overlap_top": float(overlap_top),
+        "lexical_top": float(lexical_top) / (float(lexical_top) + 10.0),
         "rerank_top": float(rerank_top) if rerank_top is not None else 0.0,
         "dense_margin": float(dense_margin),
     }

@@ -164,14 +164,22 @@ def embed_text(chunk: Chunk) -> str:
     return f"{head}\n{chunk.text}" if head else chunk.text
 
 
-_SENT = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*\n|\n(?=\s*[-*•]\s)")
+_SENT = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*\n|\n(?=\s*[-*•]\s)|(?<=[^.!?:;,\s])[ \t]*\n(?=\s*[A-Z0-9#|])")
+
+
+_ABBREV = re.compile(r"(?:\b(?:Dr|Mr|Mrs|Ms|Prof|St|Sr|Jr|vs|etc|Fig|Figs|No|al|approx|Inc|Ltd|Co|e\.g|i\.e|cf)|\b[A-Z])\.$")
 
 
 def split_sentences(text: str) -> list[str]:
-    """Deterministic sentence split (punctuation followed by a capital, blank lines, bullets)."""
-    out = []
+    """Deterministic sentence split (punctuation followed by a capital, blank lines, bullets);
+    common abbreviations (Dr., e.g., single initials) do not end a sentence."""
+    out: list[str] = []
     for s in _SENT.split(text):
         s = re.sub(r"\s+", " ", s).strip()
-        if len(s) > 1:
+        if not s:
+            continue
+        if out and _ABBREV.search(out[-1]):
+            out[-1] = f"{out[-1]} {s}"
+        else:
             out.append(s)
-    return out
+    return [s for s in out if len(s) > 1]

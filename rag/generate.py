@@ -9,6 +9,7 @@ Deterministic: the same question and context give the same answer.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from collections import OrderedDict
@@ -26,6 +27,12 @@ _STOP = frozenset(
     "can could should would will shall may might must about into than then so if any all some".split()
 )
 NOT_FOUND = "I could not find this in the knowledge base."
+
+
+def is_heading(sentence: str) -> bool:
+    """A title or heading line: short, no closing punctuation (never an answer on its own)."""
+    s = sentence.strip().lstrip("#").strip()
+    return (len(s.split()) < 4 or not s.endswith((".", "!", "?", ")", '"'))) and len(s.split()) <= 14
 
 
 def content_words(text: str) -> set[str]:
@@ -81,8 +88,8 @@ class ExtractiveGenerator:
 
     name = "extractive"
 
-    def __init__(self, embedder: Embedder, *, max_sentences: int = 3, min_support: float = 0.3, margin: float = 0.1,
-                 max_chars: int = 600, lexical_weight: float = 0.15) -> None:
+    def __init__(self, embedder: Embedder, *, max_sentences: int = 3, min_support: float = 0.15, margin: float = 0.1,
+                 max_chars: int = 600, lexical_weight: float = 0.6, type_bonus: float = 0.1) -> None:
         if max_sentences <= 0:
             raise ValueError(f"max_sentences must be > 0, but got {max_sentences}")
         self.embedder = embedder
@@ -91,22 +98,33 @@ class ExtractiveGenerator:
         self.margin = margin
         self.max_chars = max_chars
         self.lexical_weight = lexical_weight
+        self.type_bonus = type_bonus
         self.cache = SentenceCache(embedder)
 
     def warm_up(self) -> None:
         self.embedder.warm_up()
 
     def score_sentences(self, question: str, context: list[Hit], query_vec: np.ndarray | None = None):
-        """[(combined score, cosine, ctx index 1-based, sentence position, sentence)] for every context sentence."""
+        """[(combined score, cosine, ctx index 1-based, sentence position, sentence, overlap)] for every context sentence."""
         if query_vec is None:
             query_vec = self.embedder.encode([question])[0]
+        from rag.query_analysis import answer_has_type, expected_answer_type
+
         qwords = content_words(question)
+        atype = expected_answer_type(question)
+        items = [(ci, si, s, vecs[si] @ query_vec, content_words(s))
+                 for ci, (sents, vecs) in enumerate(self.cache.get(context), 1) for si, s in enumerate(sents)]
+        # IDF over the context's own sentences: words every passage repeats (the product
+        # name, the company) say little about which sentence answers
+        n = len(items)
+        df = {w: sum(1 for it in items if w in it[4]) for w in qwords}
+        idf = {w: math.log(1 + n / (1 + df[w])) for w in qwords}
+        total = sum(idf.values()) or 1.0
         out = []
-        for ci, (sents, vecs) in enumerate(self.cache.get(context), 1):
-            cos = vecs @ query_vec
-            for si, s in enumerate(sents):
-                overlap = len(qwords & content_words(s)) / len(qwords) if qwords else 0.0
-                out.append((float(cos[si]) + self.lexical_weight * overlap, float(cos[si]), ci, si, s))
+        for ci, si, s, cos, words in items:
+            overlap = sum(idf[w] for w in qwords & words) / total
+            bonus = self.type_bonus if atype and atype != "yesno" and answer_has_type(s, atype) else 0.0
+            out.append((float(cos) + self.lexical_weight * overlap + bonus, float(cos), ci, si, s, overlap))
         return out
 
     def generate(self, question: str, context: list[Hit], query_vec: np.ndarray | None = None) -> Generation:
@@ -123,8 +141,10 @@ class ExtractiveGenerator:
         if best[1] < self.min_support:
             return Generation(text=NOT_FOUND, abstained=True,
                               abstain_reason=f"no sentence in the passages answers the question (best support {best[1]:.2f})",
-                              meta={"best_support": best[1]})
+                              meta={"best_support": best[1], "best_overlap": best[5]})
         picked, seen, chars = [], set(), 0
+        ranked = [t for t in ranked if not is_heading(t[4])] or ranked
+        best = ranked[0]
         for t in ranked:
             if len(picked) >= self.max_sentences or t[0] < best[0] - self.margin or t[1] < self.min_support:
                 break
@@ -144,7 +164,7 @@ class ExtractiveGenerator:
             text=text,
             cited=sorted({t[2] for t in picked}),
             sentences=[(t[4], t[2], t[1]) for t in picked],
-            meta={"best_support": best[1], "generator": self.name},
+            meta={"best_support": best[1], "best_overlap": best[5], "generator": self.name},
         )
 
     @staticmethod

@@ -128,7 +128,9 @@ class Pipeline:
         support = max((s for _, _, s in gen.sentences if s is not None), default=gen.meta.get("best_support", 0.0))
         rerank_top = trace.context[0].scores.get("rerank") if trace.context and getattr(self.reranker, "name", "none") != "none" else None
         feats = features(dense_scores[0] if dense_scores else 0.0, support or 0.0, rerank_top,
-                         dense_scores[0] - dense_scores[1] if len(dense_scores) > 1 else 0.0)
+                         dense_scores[0] - dense_scores[1] if len(dense_scores) > 1 else 0.0,
+                         overlap_top=gen.meta.get("best_overlap", 1.0 if gen.meta.get("table_answer") else 0.0),
+                         lexical_top=res.lexical[0].scores["lexical"] if res.lexical else 0.0)
         abstain, ev = self.abstainer.should_abstain(feats)
         trace.evidence_score = ev
         trace.query_flags["evidence_features"] = feats

@@ -243,6 +243,9 @@ class RAGService:
         scores = {f"{dw}/{lw}": mrr(dw, lw) for dw, lw in grid}
         best = max(grid, key=lambda w: (round(scores[f"{w[0]}/{w[1]}"], 4), w == (1.0, 1.0)))
         current = (pipe.retriever.dense_weight, pipe.retriever.lexical_weight)
+        cur_score = scores.get(f"{current[0]}/{current[1]}", mrr(*current))
+        if scores[f"{best[0]}/{best[1]}"] < cur_score + 0.01:  # keep the weights unless the gain is clear
+            best = current
         changed = best != current
         if changed:
             self.store.update_settings(name, fusion={"dense_weight": best[0], "lexical_weight": best[1]})
