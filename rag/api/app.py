@@ -1,0 +1,112 @@
+"""The REST app: ``create_app(settings)`` builds it; ``rag serve`` runs it under uvicorn.
+
+The models and every collection's index load once, in the lifespan, into one
+``RAGService`` on ``app.state``; requests only read it. Blocking work (a
+question, an ingest) runs in worker threads: questions under a capacity limit
+sized to the CPU (more threads than cores only adds contention on a CPU
+model), ingests one at a time so they cannot take the query threads.
+
+Middleware, outermost first: request metrics, then the body-size limit (413
+before any route reads a byte too many). Auth and the per-key rate limit are a
+dependency of every ``/v1`` route; errors of every kind share one JSON shape
+(see :mod:`rag.api.errors`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+import anyio.to_thread
+from fastapi import FastAPI
+
+from rag.api.auth import KeyRing
+from rag.api.errors import install_error_handlers
+from rag.api.limits import BodyLimitMiddleware, RateLimiter
+from rag.api.metrics import Metrics, MetricsMiddleware
+from rag.api.routes import chat, collections, health, openai
+from rag.config import Settings, get_settings
+from rag.errors import RAGError
+
+log = logging.getLogger("rag.api")
+
+__all__ = ["create_app"]
+
+
+def _preload(service, loaded: set[str]) -> None:
+    """Load every collection's pipeline now, so the first question does not pay for it."""
+    for row in service.collections():
+        name = row["name"]
+        if "error" in row:
+            log.warning("collection %s is not loadable: %s", name, row["error"])
+            continue
+        try:
+            service.pipeline(name)
+            loaded.add(name)
+        except RAGError as e:  # a broken collection must not keep the others from being served
+            log.warning("collection %s could not be loaded: %s", name, e)
+
+
+def create_app(settings: Settings | None = None, *, service=None, query_concurrency: int | None = None) -> FastAPI:
+    """Build the app.
+
+    Args:
+        settings: defaults to ``Settings()`` (``RAG_`` environment variables).
+        service: an existing ``RAGService`` to serve (tests share one); by default one is built from
+            ``settings`` in the lifespan.
+        query_concurrency: questions answered at once (worker threads); default: the CPU count.
+
+    Raises:
+        ValueError: ``RAG_API_KEYS`` cannot be parsed.
+    """
+    settings = settings or get_settings()
+    keys = KeyRing.from_spec(settings.api_keys)
+    metrics = Metrics()
+    # RAG_QUERY_CONCURRENCY is read here until Settings grows a query_concurrency field
+    n_query = (query_concurrency or getattr(settings, "query_concurrency", 0)
+               or int(os.environ.get("RAG_QUERY_CONCURRENCY", "0") or 0) or os.cpu_count() or 2)
+    if n_query <= 0:
+        raise ValueError(f"query_concurrency must be > 0, but got {n_query}")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from rag.cli import make_service
+
+        app.state.query_limiter = anyio.CapacityLimiter(n_query)
+        app.state.ingest_limiter = anyio.CapacityLimiter(1)
+        if not keys.enabled:
+            log.warning("no RAG_API_KEYS configured: authentication is off; serve on 127.0.0.1 only")
+        svc = service if service is not None else make_service(settings)
+        await anyio.to_thread.run_sync(svc.warm_up)
+        app.state.service = svc
+        await anyio.to_thread.run_sync(_preload, svc, app.state.loaded)
+        app.state.ready = True
+        log.info("ready: %d collection(s) loaded from %s", len(app.state.loaded), settings.data_dir)
+        try:
+            yield
+        finally:
+            app.state.ready = False
+
+    app = FastAPI(
+        title="rag",
+        summary="Retrieval-augmented answers with citations, abstention and failure diagnostics.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.keys = keys
+    app.state.metrics = metrics
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.service = None
+    app.state.ready = False
+    app.state.loaded = set()
+    install_error_handlers(app)
+    for r in (chat.router, openai.router, collections.router, health.router):
+        app.include_router(r)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes,
+                       max_upload_bytes=settings.max_upload_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
