@@ -39,11 +39,12 @@ RUN --mount=type=secret,id=pip_cert --mount=type=cache,target=/root/.cache/pip \
  && /opt/venv/bin/pip install -q "$@" "torch==${TORCH_VERSION}" \
  && /opt/venv/bin/python -c "import torch; print('torch', torch.__version__)"
 
-# the project's dependencies, in a layer that only pyproject.toml invalidates
-WORKDIR /src
-COPY pyproject.toml README.md ./
+# the project's dependencies, in a layer that only pyproject.toml invalidates (installed
+# from a stub of the project in a scratch folder, so no stale build output is left behind)
+COPY pyproject.toml README.md /tmp/deps/
 RUN --mount=type=secret,id=pip_cert --mount=type=cache,target=/root/.cache/pip \
     . /usr/local/lib/rag-docker/pip-env.sh \
+ && cd /tmp/deps \
  && mkdir -p rag connectors eval \
  && touch rag/__init__.py connectors/__init__.py eval/__init__.py \
  && spec="."; if [ -n "${RAG_EXTRAS}" ]; then spec=".[${RAG_EXTRAS}]"; fi \
@@ -51,23 +52,28 @@ RUN --mount=type=secret,id=pip_cert --mount=type=cache,target=/root/.cache/pip \
  && case ",${RAG_EXTRAS}," in *,gpu,*) \
       /opt/venv/bin/pip uninstall -q -y faiss-cpu \
       && /opt/venv/bin/pip install -q --no-deps --force-reinstall "$(/opt/venv/bin/pip list --format=freeze | grep -i '^faiss-gpu')" ;; \
-    esac
+    esac \
+ && cd / && rm -rf /tmp/deps
 
 # the project itself
+WORKDIR /src
+COPY pyproject.toml README.md ./
 COPY rag ./rag
 COPY connectors ./connectors
 COPY eval ./eval
 RUN --mount=type=secret,id=pip_cert --mount=type=cache,target=/root/.cache/pip \
     . /usr/local/lib/rag-docker/pip-env.sh \
  && /opt/venv/bin/pip install -q --no-deps --force-reinstall . \
+ && rm -rf build *.egg-info \
  && /opt/venv/bin/rag --help >/dev/null \
- && /opt/venv/bin/python -c "import faiss, sentence_transformers, rag.api.app; print('imports ok')"
+ && cd / && /opt/venv/bin/python -c "import faiss, sentence_transformers, rag.api.app; from connectors import FilesystemConnector; print('imports ok')"
 
 # ---------------------------------------------------------------- runtime
 FROM ${BASE_IMAGE}
 COPY docker/python-env.sh /usr/local/lib/rag-docker/
 RUN sh /usr/local/lib/rag-docker/python-env.sh ensure \
- && useradd --system --uid 10001 --user-group --create-home --home-dir /home/rag --shell /usr/sbin/nologin rag \
+ && groupadd --gid 10001 rag \
+ && useradd --uid 10001 --gid rag --create-home --home-dir /home/rag --shell /usr/sbin/nologin rag \
  && mkdir -p /data \
  && chown rag:rag /data
 COPY --from=build /opt/venv /opt/venv

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("RAG_SHARED", ROOT.parent / "shared"))
 DATASETS = SHARED / "datasets"
 RESULTS = ROOT / "benchmarks" / "results"
-console = Console()
+console = Console(width=200)
 
 
 def machine() -> dict:

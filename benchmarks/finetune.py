@@ -113,10 +113,11 @@ def run_dataset(ds: str, args) -> dict:
     last = {"stage": None, "t": time.perf_counter()}
 
     def progress(stage: str, done: int, total: int) -> None:
-        if stage != last["stage"] or done == total:
-            console.print(f"  {stage}: {done}/{total}  ({time.perf_counter() - last['t']:.0f} s)")
+        now = time.perf_counter()
+        if stage != last["stage"] or done == total or now - last["t"] > 60:
+            console.print(f"  {stage}: {done}/{total}  (+{now - last['t']:.0f} s)")
             last["stage"] = stage
-            last["t"] = time.perf_counter()
+            last["t"] = now
 
     t = time.perf_counter()
     rep = finetune_collection(store, ds, svc.embedder, opts, progress)

@@ -25,13 +25,14 @@ dataset's own passages, so the numbers measure the generator alone.
 SmolLM2 generates once per question; "without checks" and "with checks" are the
 same raw answer finished with ``checks=False`` / ``checks=True``.
 
-    .venv/bin/python benchmarks/generation.py --limit 30
+    .venv/bin/python benchmarks/generation.py --limit 25 --sweep
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import statistics
@@ -39,6 +40,7 @@ import sys
 import time
 from pathlib import Path
 
+os.environ.setdefault("COLUMNS", "160")  # wide enough for the results table
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._common import DATASETS, console, print_table, write_json  # noqa: E402
 
@@ -185,7 +187,7 @@ def sweep(checker, rgb: list[dict], pubmed: list[dict]) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--limit", type=int, default=30, help="questions per dataset")
+    ap.add_argument("--limit", type=int, default=25, help="questions per dataset")
     ap.add_argument("--datasets", default="rgb,pubmedqa")
     ap.add_argument("--max-tokens", type=int, default=96)
     ap.add_argument("--context-chars", type=int, default=2500, help="passage budget in the prompt")
@@ -221,6 +223,7 @@ def main() -> None:
         r, d = evaluate(name, data[name](), extractive, llm, judge, args.judge_threshold)
         rows += r
         details[name] = d
+        write_json(args.out, {"partial": True, "results": rows, "records": {k: v["records"] for k, v in details.items()}})
     cols = ["dataset", "system", "n", "token_f1", "contains_answer", "decision_acc", "answered", "neg_rejection",
             "unsupported", "sentences"]
     print_table("Generation: accuracy, negative rejection, unsupported sentences", rows, cols)
@@ -240,6 +243,7 @@ def main() -> None:
         print_table("support threshold", sw["thresholds"],
                     ["threshold", "supported_kept", "offtopic_rejected", "negative_rejected"])
     write_json(args.out, payload)
+    llm.close()
 
 
 if __name__ == "__main__":

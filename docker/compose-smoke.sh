@@ -16,6 +16,8 @@
 #   RAG_SMOKE_HEALTH_TIMEOUT  seconds to wait for both services to be healthy (default 900)
 set -Eeuo pipefail
 
+# the stack's settings come from the env file written below, not from this shell
+for v in $(compgen -e | grep -E '^(RAG_|LLM_)' | grep -vE '^RAG_(CI_CACHE|SMOKE_)'); do unset "$v"; done
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 CACHE="${RAG_CI_CACHE:-/var/cache/rag-ci}"
@@ -167,6 +169,24 @@ while IFS= read -r line; do
     "--build-arg "*) BUILD_ARGS+=(--build-arg "${line#--build-arg }") ;;
   esac
 done < <(PIP_FOR_CONFIG="${PIP_FOR_CONFIG:-}" python3 docker/host-pip-config.py "$RUN/index" "http://127.0.0.1:$INDEX_PORT")
+# llama.cpp takes 5 to 40 minutes to compile on 2 shared cores. When this machine already
+# built a llama-cpp-python wheel (pip's wheel cache, e.g. from scripts/build_llama_cpp.sh, same
+# portable flags), the llm build installs that one instead; RAG_SMOKE_HOST_WHEELS=0 compiles.
+if [ "${RAG_SMOKE_HOST_WHEELS:-1}" = 1 ]; then
+  wheel=$(find "${PIP_CACHE_DIR:-$HOME/.cache/pip}/wheels" -name 'llama_cpp_python-*-linux_x86_64.whl' \
+            -printf '%T@ %p\n' 2>/dev/null | sort -rn | head -n 1 | cut -d' ' -f2-)
+  if [ -n "$wheel" ]; then
+    mkdir -p "$RUN/index/hostwheels"
+    ln -sf "$wheel" "$RUN/index/hostwheels/"
+    ver=$(basename "$wheel" | cut -d- -f2)
+    links="http://127.0.0.1:$INDEX_PORT/hostwheels/"
+    for i in "${!BUILD_ARGS[@]}"; do
+      case "${BUILD_ARGS[$i]}" in PIP_FIND_LINKS=*) links="${BUILD_ARGS[$i]#PIP_FIND_LINKS=} $links"; unset 'BUILD_ARGS[i]' 'BUILD_ARGS[i-1]' ;; esac
+    done
+    BUILD_ARGS=("${BUILD_ARGS[@]}" --build-arg "PIP_FIND_LINKS=$links" --build-arg "LLAMA_CPP_VERSION=$ver")
+    log "llm build uses this machine's llama-cpp-python $ver wheel ($wheel)"
+  fi
+fi
 if [ -n "$(ls -A "$RUN/index" 2>/dev/null)" ]; then
   python3 -m http.server "$INDEX_PORT" --bind 127.0.0.1 --directory "$RUN/index" >"$RUN/index.log" 2>&1 &
   INDEX_PID=$!

@@ -37,7 +37,8 @@ FROM ${BASE_IMAGE}
 COPY docker/python-env.sh /usr/local/lib/rag-docker/
 RUN sh /usr/local/lib/rag-docker/python-env.sh ensure \
  && sh /usr/local/lib/rag-docker/python-env.sh apt libgomp1 \
- && useradd --system --uid 10002 --user-group --create-home --home-dir /home/llm --shell /usr/sbin/nologin llm
+ && groupadd --gid 10002 llm \
+ && useradd --uid 10002 --gid llm --create-home --home-dir /home/llm --shell /usr/sbin/nologin llm
 COPY --from=build /opt/venv /opt/venv
 COPY docker/llm-entrypoint.sh /usr/local/bin/llm-entrypoint
 ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \

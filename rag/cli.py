@@ -292,6 +292,11 @@ def serve(
     uvicorn.run("rag.api.app:create_app", factory=True, host=host, port=port or s.port, log_level="info")
 
 
+from rag.finetune.cli import finetune_command  # noqa: E402
+
+app.command("finetune", help="Fine-tune the embedder (contrastive) and train a reranker on a collection's own corpus.")(finetune_command)
+
+
 def _plugins() -> None:
     """Commands from other packages (``rag.cli`` entry points), so the core never imports them."""
     for ep in entry_points(group="rag.cli"):

@@ -153,11 +153,15 @@ class Pipeline:
         })
 
     def _assemble(self, reranked: list[Hit], top_k: int) -> tuple[list[Hit], list[Hit]]:
-        """Top-k passages, exact duplicates removed, within the character budget."""
+        """Top-k passages: exact duplicates removed, an older version of a document left out
+        when its newer version was retrieved too, within the character budget."""
         context, dropped, seen, used = [], [], set(), 0
+        retrieved_docs = {h.chunk.doc_id for h in reranked}
+        docs = self.snapshot.docs
         for h in reranked:
             key = " ".join(h.chunk.text.lower().split())
-            if key in seen:
+            rec = docs.get(h.chunk.doc_id)
+            if key in seen or (rec is not None and rec.version_of in retrieved_docs):
                 dropped.append(h)
                 continue
             if len(context) >= top_k:

@@ -334,7 +334,7 @@ _TRIGGERS: tuple[tuple[str, ...], ...] = (
     ("without",),
     ("prompt", "instructions", "system message", "configuration", "directives", "initial message"),
     ("prompt", "instructions"),
-    ("you were", "you are not", "your ", "system prompt"),
+    ("you", "instructions", "prompt"),
     ("override",),
     ("system", "initiali", "my instructions", "instructed"),
     ("repeat", "output", "print", "copy"),

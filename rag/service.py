@@ -116,6 +116,10 @@ class RAGService:
         cached = self._pipelines.get(name)
         if cached and cached[0] == cur:
             return cached[1]
+        if cached and not self._lock.acquire(blocking=False):
+            return cached[1]  # a swap is under way: keep serving the previous snapshot meanwhile
+        if cached:
+            self._lock.release()
         with self._lock:
             cached = self._pipelines.get(name)
             if cached and cached[0] == cur:

@@ -50,6 +50,25 @@ def _preload(service, loaded: set[str]) -> None:
             log.warning("collection %s could not be loaded: %s", name, e)
 
 
+def _one_op_per_core(n_query: int) -> None:
+    """Give each query thread its share of the cores instead of every op all of them.
+
+    torch parallelises one forward pass over all cores by default; with several
+    requests in flight (or anything else on the machine) those OpenMP threads
+    oversubscribe the cores and spin: on 2 busy cores one query embedding took
+    about 1 s with 2 intra-op threads and 70 ms with 1. A server gets its
+    parallelism from concurrent requests, so each op gets cores / query threads.
+    """
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return
+    threads = max(1, (os.cpu_count() or 1) // n_query)
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+        log.info("torch intra-op threads set to %d (%d query threads)", threads, n_query)
+
+
 def create_app(settings: Settings | None = None, *, service=None, query_concurrency: int | None = None) -> FastAPI:
     """Build the app.
 
@@ -79,6 +98,8 @@ def create_app(settings: Settings | None = None, *, service=None, query_concurre
         app.state.ingest_limiter = anyio.CapacityLimiter(1)
         if not keys.enabled:
             log.warning("no RAG_API_KEYS configured: authentication is off; serve on 127.0.0.1 only")
+        if service is None:  # a server process of our own (not a test sharing its service): tune torch for it
+            _one_op_per_core(n_query)
         svc = service if service is not None else make_service(settings)
         await anyio.to_thread.run_sync(svc.warm_up)
         app.state.service = svc

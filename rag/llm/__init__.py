@@ -21,6 +21,7 @@ from typing import Any
 
 from rag.llm.backends import AnswerStream, LLMGenerator, LocalGenerator, OpenAIGenerator, default_gguf_path
 from rag.llm.checks import (
+    DEFAULT_RELEVANCE_THRESHOLD,
     DEFAULT_SUPPORT_THRESHOLD,
     CheckResult,
     GroundingChecker,
@@ -34,7 +35,7 @@ from rag.protocols import Embedder
 
 __all__ = [
     "make_llm_generator", "LLMGenerator", "OpenAIGenerator", "LocalGenerator", "AnswerStream", "default_gguf_path",
-    "GroundingChecker", "CheckResult", "DEFAULT_SUPPORT_THRESHOLD", "selfcheck", "semantic_entropy",
+    "GroundingChecker", "CheckResult", "DEFAULT_SUPPORT_THRESHOLD", "DEFAULT_RELEVANCE_THRESHOLD", "selfcheck", "semantic_entropy",
     "parse_citations", "strip_citations", "build_messages", "is_refusal", "CANNOT_ANSWER", "SYSTEM_PROMPT",
 ]
 
@@ -44,13 +45,15 @@ log = logging.getLogger(__name__)
 _COMMON = {
     "temperature": "temperature", "max_tokens": "max_tokens", "checks": "checks",
     "support_threshold": "support_threshold", "check_numbers": "check_numbers",
+    "relevance_threshold": "relevance_threshold",
     "selfcheck_samples": "selfcheck_samples", "selfcheck_temperature": "selfcheck_temperature",
     "selfcheck_threshold": "selfcheck_threshold", "cluster_threshold": "cluster_threshold",
     "max_context_chars": "max_context_chars", "seed": "seed",
 }
 _OPENAI = {"base_url": "base_url", "model": "model", "api_key": "api_key", "timeout_s": "timeout_s",
            "max_retries": "max_retries", "backoff_s": "backoff_s"}
-_LOCAL = {"model_path": "model_path", "n_ctx": "n_ctx", "n_threads": "n_threads", "backend": "backend"}
+_LOCAL = {"model_path": "model_path", "n_ctx": "n_ctx", "n_threads": "n_threads", "backend": "backend",
+          "repeat_penalty": "repeat_penalty"}
 
 
 def make_llm_generator(kind: str, llm_cfg: dict[str, Any] | None = None, *,

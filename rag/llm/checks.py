@@ -9,8 +9,16 @@ best sentence cosine. A sentence is kept when the passages it cites support it
 support it, the best-supporting passage is cited instead when that one clears
 the threshold. Sentences that no passage supports, or that state a number the
 passages never mention, are dropped. Invalid citation numbers (outside
-``1..len(context)``) are stripped. Very short sentences ("Tampa, Florida.") are
-scored together with the question, since alone they carry little meaning.
+``1..len(context)``) are stripped, and a sentence repeated word for word is kept
+once. Very short sentences ("Tampa, Florida.") are also scored together with the
+question, since alone they carry little meaning, but that score counts only for
+passages holding at least half of their words. Last, a grounded answer must
+address the question: the cosine between the question and the answer's most
+relevant sentence must reach ``relevance_threshold`` (not applied to lists,
+tables, summaries); otherwise the answer becomes an abstention.
+
+Thresholds, as measured by ``benchmarks/generation.py --sweep`` (MiniLM):
+support 0.55, relevance 0.35.
 
 Consistency (:func:`selfcheck`): SelfCheckGPT with an embedding scorer. Each
 answer sentence's consistency is the mean over N stochastic samples of its best
@@ -40,6 +48,7 @@ from rag.protocols import Embedder
 from rag.types import Chunk, Hit, content_hash
 
 DEFAULT_SUPPORT_THRESHOLD = 0.55
+DEFAULT_RELEVANCE_THRESHOLD = 0.35
 
 _CITE_GROUP = re.compile(r"\s*\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]")
 _LEAD_CITES = re.compile(r"^\s*(?:\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\]\s*)+[.;,]?")
@@ -139,6 +148,16 @@ def join_units(units: list[Unit], texts: list[str]) -> str:
     return out.strip()
 
 
+_OPEN_TASK = re.compile(r"\b(?:summari[sz]e|summary|overview|outline|tl;?dr|explain)\b", re.I)
+
+
+def _relevance_applies(question: str, fmt: dict[str, Any] | None) -> bool:
+    """Open tasks (lists, tables, summaries) and near-empty questions answer with text that need not echo them."""
+    if fmt and fmt.get("format") in ("list", "bullet", "table", "json"):
+        return False
+    return len(content_words(question)) >= 2 and not _OPEN_TASK.search(question)
+
+
 @dataclass
 class CheckResult:
     text: str
@@ -152,11 +171,12 @@ class CheckResult:
     recited: int = 0
     refusal: bool = False
     best_support: float = 0.0
+    relevance: float | None = None
 
     def meta(self) -> dict[str, Any]:
         return {"dropped": self.dropped, "invalid_citations": self.invalid_citations,
                 "added_citations": self.added_citations, "recited": self.recited,
-                "refusal": self.refusal, "best_support": self.best_support}
+                "refusal": self.refusal, "best_support": self.best_support, "relevance": self.relevance}
 
 
 class GroundingChecker:
@@ -167,6 +187,9 @@ class GroundingChecker:
         threshold: least support (cosine) a kept sentence needs.
         short_words: sentences with fewer words are scored as "question + sentence".
         check_numbers: drop sentences stating a number no passage contains.
+        relevance_threshold: least cosine between the question and the answer's most relevant kept
+            sentence; below it the answer (grounded but beside the point) becomes an abstention. 0 = off.
+            Not applied to list/table/JSON answers, summaries, or questions of fewer than two content words.
         cache: a shared ``SentenceCache`` (passage sentences and their vectors).
 
     Example:
@@ -177,13 +200,15 @@ class GroundingChecker:
     """
 
     def __init__(self, embedder: Embedder, threshold: float = DEFAULT_SUPPORT_THRESHOLD, *, short_words: int = 5,
-                 check_numbers: bool = True, cache: SentenceCache | None = None) -> None:
+                 check_numbers: bool = True, relevance_threshold: float = DEFAULT_RELEVANCE_THRESHOLD,
+                 cache: SentenceCache | None = None) -> None:
         if not -1.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be a cosine in [-1, 1], but got {threshold}")
         self.embedder = embedder
         self.threshold = threshold
         self.short_words = short_words
         self.check_numbers = check_numbers
+        self.relevance_threshold = relevance_threshold
         self.cache = cache or SentenceCache(embedder)
 
     # ------------------------------------------------------------ scorer
@@ -270,6 +295,7 @@ class GroundingChecker:
         S = self.support_matrix(cleans, context, question)
         ctx_numbers = set().union(*(_numbers(h.chunk.text) for h in context)) if self.check_numbers else set()
         kept: dict[int, tuple[str, int, float]] = {}
+        seen: set[str] = set()
         dropped: list[dict[str, Any]] = [{"sentence": u.clean, "reason": "refusal mixed into an answer"} for u in refusals]
         added = recited = 0
         best = float(S.max()) if S.size else 0.0
@@ -296,6 +322,11 @@ class GroundingChecker:
                     dropped.append({"sentence": cleans[i], "support": round(sup, 4),
                                     "reason": f"states numbers the passages do not contain: {', '.join(missing)}"})
                     continue
+            key = " ".join(cleans[i].lower().split())
+            if key in seen:  # small models loop: say it once
+                dropped.append({"sentence": cleans[i], "reason": "repeats an earlier sentence"})
+                continue
+            seen.add(key)
             body = _CITE_GROUP.sub("", u.raw).rstrip()
             body = re.sub(r"\s+([.,;:!?])", r"\1", body)
             kept[i] = (f"{body} " + "".join(f"[{c}]" for c in cites), src, sup)
@@ -304,6 +335,19 @@ class GroundingChecker:
                                abstain_reason="no sentence of the answer is supported by the passages ("
                                               + "; ".join(d["reason"] for d in dropped[-3:]) + ")",
                                dropped=dropped, invalid_citations=invalid, best_support=best)
+        relevance = None
+        if self.relevance_threshold > 0 and _relevance_applies(question, fmt):
+            longs = [cleans[i] for i in kept if len(_WORDS.findall(cleans[i])) >= self.short_words]
+            if len(longs) < len(kept):
+                relevance = 1.0  # a short answer was scored in the question's frame: it answers it by construction
+            else:
+                vecs = self.embedder.encode([question] + longs)
+                relevance = float((vecs[1:] @ vecs[0]).max())
+            if relevance < self.relevance_threshold:
+                return CheckResult(text="", cited=[], sentences=[], abstained=True,
+                                   abstain_reason=f"the answer does not address the question (relevance "
+                                                  f"{relevance:.2f} < {self.relevance_threshold:.2f})",
+                                   dropped=dropped, invalid_citations=invalid, best_support=best, relevance=relevance)
         out_units, out_texts = [], []
         index = {id(u): i for i, u in enumerate(content)}
         for u in units:
@@ -318,7 +362,7 @@ class GroundingChecker:
             text=join_units(out_units, out_texts), cited=cited,
             sentences=[(cleans[i], kept[i][1], round(kept[i][2], 4)) for i in sorted(kept)],
             abstained=False, abstain_reason=None, dropped=dropped, invalid_citations=invalid,
-            added_citations=added, recited=recited, refusal=bool(refusals), best_support=best,
+            added_citations=added, recited=recited, refusal=bool(refusals), best_support=best, relevance=relevance,
         )
 
 

@@ -15,12 +15,13 @@ from rag.types import Hit
 CANNOT_ANSWER = "I cannot answer this from the given passages."
 
 SYSTEM_PROMPT = (
-    "You are a careful assistant that answers questions using ONLY the numbered passages the user gives you. "
-    "Rules: 1) Use only facts stated in the passages; never use outside knowledge. "
-    "2) After every sentence, cite the passage that supports it by its number in square brackets, e.g. [1] or [2]. "
-    f"3) If the passages do not contain the answer, reply exactly: \"{CANNOT_ANSWER}\" and nothing else. "
-    "4) Be brief: one to three sentences unless a format is requested."
+    "Answer the question using only the passages given by the user; never use outside knowledge. "
+    "Reply in one to three sentences. After each sentence, put the number of the passage that supports it "
+    f"in square brackets, like [1]. If the passages do not contain the answer, reply: {CANNOT_ANSWER}"
 )
+
+_YESNO_START = re.compile(r"^\s*(?:is|are|was|were|do|does|did|can|could|should|would|will|has|have|had|may|might|must)\b",
+                          re.I)
 
 _FORMAT_INSTRUCTIONS: dict[str, str] = {
     "json": "Answer with a single JSON object only; put the citations [n] in a \"sources\" field.",
@@ -90,10 +91,12 @@ def build_messages(question: str, context: list[Hit], *, max_context_chars: int 
     """
     fmt = fmt if fmt is not None else requested_format(question)
     instr = format_instruction(fmt)
+    if not instr and _YESNO_START.match(question):
+        instr = "Begin the answer with Yes, No or Maybe."
     user = (
         f"Passages:\n{passages_block(context, max_context_chars)}\n\n"
         f"Question: {question}\n\n"
-        "Answer using only the passages above and cite them like [1]. "
+        "Answer from the passages above, citing them like [1]. "
         f"If they do not contain the answer, reply \"{CANNOT_ANSWER}\""
     )
     if instr:

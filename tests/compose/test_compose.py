@@ -98,9 +98,7 @@ def test_port_that_is_not_a_number_is_refused_by_compose(compose_bin, tmp_path):
 ])
 def test_entrypoint_refuses_bad_settings(tmp_path, env, expected):
     """The image's entry point, run here with this interpreter: exit 78 and a message, no server."""
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    (bindir / "python").symlink_to(sys.executable)
+    bindir = Path(sys.executable).parent  # this environment's python, with rag importable
     base = {"PATH": f"{bindir}:/usr/bin:/bin", "RAG_API_KEYS": "k-123", "RAG_PORT": "8000",
             "RAG_DATA_DIR": str(tmp_path / "data"), "RAG_GENERATOR": "extractive", "HOME": str(tmp_path)}
     r = subprocess.run(["sh", str(ENTRYPOINT), "rag", "serve", "--host", "0.0.0.0"], cwd=tmp_path,

@@ -10,7 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from rag.errors import TrainingDataError
-from rag.finetune import FinetuneOptions, finetune_collection
+from rag.finetune import DEFAULT_LOSS, FinetuneOptions, finetune_collection
 from rag.finetune.cli import finetune_command
 from rag.types import Document
 
@@ -72,7 +72,7 @@ def test_finetune_small_collection_end_to_end(make_service, tmp_path):
                            reranker_queries=12, n_neg=2, min_docs=10, apply=True, force=True, seed=3)
     stages: set[str] = set()
     rep = finetune_collection(store, "s", svc.embedder, opts, lambda st, d, t: stages.add(st))
-    assert {"pairs", "encode queries", "embedder (mnrl)", "reranker", "embed"} <= stages
+    assert {"pairs", "encode queries", f"embedder ({DEFAULT_LOSS})", "reranker", "embed"} <= stages
     assert rep["version"] == 1 and rep["applied"] == ["embedder", "reranker"]
     d = rep["data"]
     assert d["train_pairs"] <= 48 and d["heldout_pairs"] >= 5 and d["negatives"]["hard"] > 0
@@ -80,7 +80,7 @@ def test_finetune_small_collection_end_to_end(make_service, tmp_path):
     emb_dir = store.dir("s") / "models" / "embedder-v1"
     rr_dir = store.dir("s") / "models" / "reranker-v1"
     card = json.loads((emb_dir / "rag_model.json").read_text())
-    assert card["model_id"] == "rag-ft/s/embedder-v1" and card["loss"] == "mnrl"
+    assert card["model_id"] == "rag-ft/s/embedder-v1" and card["loss"] == DEFAULT_LOSS
     assert card["data"]["train_pairs"] == d["train_pairs"] and card["heldout_start"]["mrr@10"] >= 0
     assert card["seconds"] > 0 and card["steps"] >= 1
     rcard = json.loads((rr_dir / "rag_model.json").read_text())

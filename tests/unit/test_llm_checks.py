@@ -225,3 +225,13 @@ def test_make_llm_generator_maps_settings(embedder):
 def test_answer_units_join_citation_fragments():
     units = answer_units("Answer: It is in Paris. [1] It opened in 1889. [1][2]")
     assert [u.raw for u in units] == ["It is in Paris. [1]", "It opened in 1889. [1][2]"]
+
+
+def test_answer_beside_the_point_abstains(checker):
+    # grounded in the passage, but the passage is about something else entirely
+    ctx = hits(BIKE)
+    res = checker.check("When was the Eiffel Tower completed?", "Clean and lubricate the bicycle chain [1].", ctx)
+    assert res.abstained and "does not address the question" in res.abstain_reason
+    ok = checker.check("How often should I lubricate my bicycle chain?",
+                       "Lubricate the bicycle chain every 300 kilometres [1].", ctx)
+    assert not ok.abstained and ok.relevance >= checker.relevance_threshold
