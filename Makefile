@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export RAGAS_DO_NOT_TRACK := true
 
-.PHONY: install demo test test-all bench clean
+.PHONY: install demo test test-all test-compose bench clean
 
 install: $(VENV)/.installed
 
@@ -26,6 +26,9 @@ test: install
 
 test-all: install
 	$(BIN)/python -m pytest -q -m "not gpu and not compose"
+
+test-compose: install
+	$(BIN)/python -m pytest -q -m compose tests/compose
 
 bench: install
 	$(BIN)/python benchmarks/retrieval.py

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import statistics
 import sys
 import tempfile
@@ -148,31 +149,63 @@ def latency_benchmark(pipe, questions: list[str], rounds: int = 3) -> dict:
         off.answer(q)
     on_t: list[float] = []
     off_t: list[float] = []
+    paired: list[float] = []
     diag_ms: list[float] = []
     for r in range(rounds):
         for i, q in enumerate(questions):
             order = (pipe, off) if (i + r) % 2 == 0 else (off, pipe)
+            got = {}
             for p in order:
                 t0 = time.perf_counter()
                 ans = p.answer(q)
                 dt = time.perf_counter() - t0
+                got[p is pipe] = dt
                 if p is pipe:
                     on_t.append(dt)
                     diag_ms.append(ans.timings_ms.get("diagnose", 0.0))
                 else:
                     off_t.append(dt)
+            paired.append(got[True] / got[False])
     med_on, med_off = statistics.median(on_t), statistics.median(off_t)
     return {"questions": len(questions), "rounds": rounds,
             "median_ms_on": med_on * 1000, "median_ms_off": med_off * 1000,
             "mean_ms_on": statistics.mean(on_t) * 1000, "mean_ms_off": statistics.mean(off_t) * 1000,
             "ratio_median": med_on / med_off - 1.0, "ratio_total": sum(on_t) / sum(off_t) - 1.0,
+            "ratio_paired_median": statistics.median(paired) - 1.0,
             "diagnose_ms_mean": statistics.mean(diag_ms), "diagnose_ms_median": statistics.median(diag_ms),
-            "diagnose_share_of_on": statistics.mean(diag_ms) / (statistics.mean(on_t) * 1000)}
+            "diagnose_share_of_on": statistics.mean(diag_ms) / (statistics.mean(on_t) * 1000),
+            "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
 
 
 # --------------------------------------------------------------------------- #
 # Main
 # --------------------------------------------------------------------------- #
+
+
+def latency_only(args) -> None:
+    import json
+
+    from benchmarks._common import RESULTS
+    from eval.diagnostics_suite import build_suite, ingest_suite
+    from rag.service import RAGService, ServiceConfig
+
+    if not args.data_dir:
+        raise SystemExit("--latency-only needs --data-dir (a collection the full run left there)")
+    suite = build_suite(DATASETS)
+    svc = RAGService(ServiceConfig(data_dir=Path(args.data_dir)))
+    calibrated = svc.store.exists("diagnostics") and "abstention" in svc.store.read_settings("diagnostics")
+    ingest_suite(svc, suite, "diagnostics", calibrate=not calibrated)
+    pipe = svc.pipeline("diagnostics")
+    qs = [c.question for c in suite.cases if not c.family.startswith("security/injection-query")]
+    qs = qs[:: max(1, len(qs) // args.latency_questions)][: args.latency_questions]
+    latency = latency_benchmark(pipe, qs, args.latency_rounds)
+    console.print(latency)
+    path = RESULTS / args.out
+    payload = json.loads(path.read_text()) if path.exists() else {}
+    payload.pop("machine", None)
+    payload["latency"] = latency
+    payload["latency_command"] = "python benchmarks/diagnostics.py " + " ".join(sys.argv[1:])
+    write_json(args.out, payload)
 
 
 def main() -> None:
@@ -184,7 +217,12 @@ def main() -> None:
     ap.add_argument("--skip-injection", action="store_true")
     ap.add_argument("--data-dir", default="", help="collection folder to (re)use; default a temp dir")
     ap.add_argument("--out", default="diagnostics.json")
+    ap.add_argument("--latency-only", action="store_true",
+                    help="with --data-dir of a calibrated suite collection: rerun only the latency part and update --out")
     args = ap.parse_args()
+    if args.latency_only:
+        latency_only(args)
+        return
 
     from eval.diagnostics_suite import build_suite, case_counts, ingest_suite, label_checks, meets_targets, run_cases, score
     from rag.service import RAGService, ServiceConfig
@@ -223,7 +261,8 @@ def main() -> None:
             latency = latency_benchmark(pipe, qs, args.latency_rounds)
             console.print(f"latency over {latency['questions']} warm questions x {latency['rounds']} rounds: "
                           f"median {latency['median_ms_on']:.1f} ms with diagnostics, {latency['median_ms_off']:.1f} ms "
-                          f"without (+{latency['ratio_median']:.1%} median, +{latency['ratio_total']:.1%} total); "
+                          f"without (+{latency['ratio_median']:.1%} median, +{latency['ratio_total']:.1%} total, "
+                          f"+{latency['ratio_paired_median']:.1%} median of paired ratios); "
                           f"diagnose step {latency['diagnose_ms_mean']:.1f} ms mean")
 
     payload = {

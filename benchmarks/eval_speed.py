@@ -14,6 +14,7 @@ and CPU seconds / 2 is what the run would take with both cores to itself:
 Target: under 5 minutes on the 2-core development machine.
 
     python benchmarks/eval_speed.py [--questions 1000] [--chunk-tokens 48] [--keep DIR]
+    python benchmarks/eval_speed.py --questions 20 --docs 50 --min-chunks 0   # smoke run
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def main() -> None:
     ap.add_argument("--chunk-tokens", type=int, default=48)
     ap.add_argument("--chunk-overlap", type=int, default=8)
     ap.add_argument("--min-chunks", type=int, default=10_000)
+    ap.add_argument("--docs", type=int, default=0, help="smoke runs: only the first N documents of each corpus")
     ap.add_argument("--keep", type=Path, help="keep the run folder here (default: a temp folder, removed)")
     ap.add_argument("--no-ragas", action="store_true", help="time without the ragas metrics")
     args = ap.parse_args()
@@ -62,7 +64,8 @@ def main() -> None:
         corpus = work / "corpus.jsonl"
         with corpus.open("w", encoding="utf-8") as f:
             for name in ("pubmedqa", "cranfield"):
-                f.write((conv / name / "corpus.jsonl").read_text(encoding="utf-8").rstrip("\n") + "\n")
+                lines = [x for x in (conv / name / "corpus.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
+                f.write("\n".join(lines[: args.docs or None]) + "\n")
         cran = [x for x in (conv / "cranfield" / "questions.jsonl").read_text().splitlines() if x.strip()]
         pub = [x for x in (conv / "pubmedqa" / "questions.jsonl").read_text().splitlines() if x.strip()]
         qs = (cran + pub)[: args.questions]
@@ -113,7 +116,7 @@ def main() -> None:
         print_table("quality figures of the same run", [{k: m[k]["mean"] for k in ("hit@5", "mrr@10", "ndcg@10", "correct", "f1") if k in m}],
                     [k for k in ("hit@5", "mrr@10", "ndcg@10", "correct", "f1") if k in m])
         console.print(f"load average at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} (2 cores; other work shares them)")
-        write_json("eval_speed.json", {
+        write_json("eval_speed.json" if not args.docs and args.questions >= 1000 else "eval_speed_smoke.json", {
             "benchmark": "eval_speed", "target_s": TARGET_S, "command": " ".join(cmd[1:]),
             "collection": {**coll, "chunk_tokens": args.chunk_tokens, "chunk_overlap": args.chunk_overlap,
                            "corpora": ["pubmedqa", "cranfield"]},

@@ -74,6 +74,52 @@ class CEScores:
         return out
 
 
+def _emb_file(ft, snap, folder: Path) -> Path:
+    slug = "".join(ch if ch.isalnum() else "_" for ch in ft.model_id)
+    return folder / f"emb-{slug}-{snap.path.name}.npy"
+
+
+def corpus_embeddings(ft, snap, folder: Path):
+    """The corpus embedded by the fine-tuned model, cached next to the base collection."""
+    import json
+
+    import numpy as np
+
+    from rag.chunking import embed_text
+
+    f = _emb_file(ft, snap, folder)
+    if f.is_file():
+        return np.load(f), json.loads(f.with_suffix(".json").read_text())["seconds"]
+    t = time.perf_counter()
+    emb = ft.encode([embed_text(c) for c in snap.chunks], batch_size=64)
+    np.save(f, emb)
+    f.with_suffix(".json").write_text(json.dumps({"seconds": time.perf_counter() - t}))
+    return emb, 0.0
+
+
+def reuse_report(store, ds: str) -> dict | None:
+    """The latest trained models of a collection, as finetune_collection reports them (from their cards)."""
+    import json
+    import re
+
+    from rag.finetune.runner import _summary, models_dir
+
+    d = models_dir(store, ds)
+    rep: dict = {"reused": True}
+    for kind in ("embedder", "reranker"):  # the latest complete model of each kind
+        versions = sorted(int(m.group(1)) for p in (d.iterdir() if d.is_dir() else [])
+                          if (m := re.match(rf"^{kind}-v(\d+)$", p.name)) and (p / "rag_model.json").is_file())
+        if not versions:
+            continue
+        rep["version"] = max(rep.get("version", 0), versions[-1])
+        card_file = d / f"{kind}-v{versions[-1]}" / "rag_model.json"
+        if card_file.is_file():
+            card = json.loads(card_file.read_text())
+            rep[kind] = {"path": str(card_file.parent), "model_id": card["model_id"], **_summary(card)}
+            rep["data"] = card.get("data")
+    return rep if "embedder" in rep else None
+
+
 def run_dataset(ds: str, args) -> dict:
     from connectors import JsonlConnector
     from rag.embedding import SentenceTransformerEmbedder
@@ -120,8 +166,12 @@ def run_dataset(ds: str, args) -> dict:
             last["t"] = now
 
     t = time.perf_counter()
-    rep = finetune_collection(store, ds, svc.embedder, opts, progress)
-    timings["finetune_total_s"] = time.perf_counter() - t
+    rep = reuse_report(store, ds) if args.reuse else None
+    if rep is None:
+        rep = finetune_collection(store, ds, svc.embedder, opts, progress)
+        timings["finetune_total_s"] = time.perf_counter() - t
+    else:
+        console.print(f"  reusing trained models v{rep['version']} (their cards give the training times)")
     timings["embedder_train_s"] = rep["embedder"]["seconds"]
     timings["reranker_train_s"] = rep.get("reranker", {}).get("seconds", 0.0)
     if rep["embedder"].get("loss_comparison"):
@@ -133,8 +183,8 @@ def run_dataset(ds: str, args) -> dict:
     ft = SentenceTransformerEmbedder(rep["embedder"]["path"])
     ft.warm_up()
     t = time.perf_counter()
-    emb = ft.encode([embed_text(c) for c in snap.chunks], batch_size=64)
-    timings["reembed_corpus_s"] = time.perf_counter() - t
+    emb, cached = corpus_embeddings(ft, snap, Path(args.cache) / ds)
+    timings["reembed_corpus_s" if not cached else "reembed_corpus_s (earlier run)"] = cached or (time.perf_counter() - t)
     ft_snap = dataclasses.replace(snap, embeddings=emb, vindex=FaissIndex.build(emb, "none", use_gpu=False))
     fqv = ft.encode(texts, batch_size=128)
     res["ft_dense"] = dense.retrieve_many(ft_snap, texts, fqv)
@@ -143,7 +193,7 @@ def run_dataset(ds: str, args) -> dict:
     label = f"fine-tuned ({rep['embedder']['loss']})"
     rows.append({"system": f"{label}: dense", **score(dict(zip(ids, ranked_ids(res["ft_dense"]))), questions)})
     rows.append({"system": f"{label}: hybrid RRF", **score(dict(zip(ids, ranked_ids(res["ft_rrf"]))), questions)})
-    if "reranker" in rep:
+    if "reranker" in rep and not args.no_reranker:
         ce = CEScores(rep["reranker"]["path"])
         d = args.rerank_depth
         variants = [("ft_rrf", f"{label}: hybrid RRF + reranker", False),
@@ -183,11 +233,24 @@ def main() -> None:
     ap.add_argument("--cache", default=os.environ.get("RAG_FT_BENCH_CACHE", "/tmp/rag-finetune-bench"))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="finetune.json")
+    ap.add_argument("--reuse", action="store_true", help="evaluate the latest trained models instead of training")
+    ap.add_argument("--embed-only", default="", help="only embed DATASET's corpus with its latest embedder (cache)")
     args = ap.parse_args()
     import torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.embed_only:
+        from rag.embedding import SentenceTransformerEmbedder
+        from rag.store import Store
+
+        store = Store(Path(args.cache) / args.embed_only)
+        rep = reuse_report(store, args.embed_only)
+        ft = SentenceTransformerEmbedder(rep["embedder"]["path"])
+        snap = store.load(args.embed_only)
+        emb, _ = corpus_embeddings(ft, snap, Path(args.cache) / args.embed_only)
+        console.print(f"embedded {emb.shape} with {ft.model_id}")
+        return
     cols = ["system", "hit@1", "mrr@10", "ndcg@10", "vs_base_rrf_ndcg"]
     payload: dict = {"command": "python benchmarks/finetune.py " + " ".join(sys.argv[1:]),
                      "device": "cuda" if torch.cuda.is_available() else "cpu",

@@ -215,7 +215,8 @@ phase_end
 phase_start build-api
 build api Dockerfile
 phase_end
-"$DOCKER" images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^rag-' || true
+"$DOCKER" image prune -f >/dev/null 2>&1 || true   # layers of earlier builds that lost their tag
+"$DOCKER" images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^rag-(api|llm|base):' || true
 
 # ------------------------------------------------------------------ up
 phase_start up
@@ -244,7 +245,9 @@ phase_end
 
 # ------------------------------------------------------------------ health
 phase_start health
-cid() { "${COMPOSE[@]}" ps -q "$1"; }
+cid() {  # the service's container, also when it was created but never started
+  "$DOCKER" ps -aq --filter "label=com.docker.compose.project=$PROJECT" --filter "label=com.docker.compose.service=$1" | head -n 1
+}
 health() { "$DOCKER" inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$(cid "$1")" 2>/dev/null || echo gone; }
 deadline=$(( $(date +%s) + HEALTH_TIMEOUT ))
 last=""
@@ -296,9 +299,9 @@ fi
 echo "$out" | grep -qiE 'address already in use|port is already allocated' || { echo "$out"; log "no clear message for a busy port"; exit 1; }
 log "RAG_HOST_PORT=$BUSY_PORT (in use) -> compose: $(echo "$out" | grep -iE 'address already in use|port is already allocated' | tail -n 1)"
 sleep 5
-st=$("$DOCKER" inspect -f '{{.State.Status}} {{.RestartCount}}' "$(cid api)" 2>/dev/null || echo none)
+st=$("$DOCKER" inspect -f '{{.State.Status}}, {{.RestartCount}} restarts' "$(cid api)" 2>/dev/null || echo none)
 case "$st" in restarting*) log "api is restarting on a busy port: $st"; exit 1 ;; esac
-log "api container after the failed bind: ${st} (no restarts)"
+log "api container after the failed bind: $st"
 stop_pid "$BLOCKER_PID" "port blocker"; BLOCKER_PID=""
 # 3. values compose cannot judge: the entrypoint refuses them with exit 78, and
 #    restart: on-failure:3 stops after three retries instead of looping

@@ -612,11 +612,16 @@ class Suite:
         for mode in FAILURE_MODES:
             picked += [c for c in self.cases if c.mode == mode][:per_mode]
         picked += [c for c in self.cases if c.control][:controls]
-        return Suite(self.background[:SUBSET_BACKGROUND], picked, self.calibration[:SUBSET_CALIBRATION],
-                     self.calibration_docs[:0])
+        calibration = self.calibration[:SUBSET_CALIBRATION]
+        needed = {d for c in picked for d in c.gold_doc_ids} | {d for q in calibration for d in q.gold_doc_ids}
+        background = [d for d in self.background if d.id in needed]
+        background += [d for d in self.background if d.id not in needed][:SUBSET_NOISE]
+        cal_docs = [d for d in self.calibration_docs if any(d.id.startswith(f"rgbcal{q.id.split('-', 1)[1]}-")
+                                                             for q in calibration if q.id.startswith("rgbcal-"))]
+        return Suite(background, picked, calibration, cal_docs)
 
 
-SUBSET_BACKGROUND = 40
+SUBSET_NOISE = 30
 SUBSET_CALIBRATION = 16
 
 
@@ -775,13 +780,14 @@ PM_BACKGROUND = range(0, 80)
 PM_CONTROLS = range(0, 30)
 PM_FORMAT = range(30, 46)
 PM_CALIBRATION = range(46, 76)
-PM_MOJIBAKE = range(132, 152)
 PM_ABSENT = range(200, 208)
 PM_ABSENT_CALIBRATION = range(210, 225)
 RGB_CASES = range(0, 14)
 RGB_CALIBRATION = range(60, 68)
 CRANFIELD_BACKGROUND = 80
-CR_DIGEST = range(900, 918)
+CR_LONG = ["869", "874", "889", "917", "927", "928", "933", "946", "947", "962", "976", "986", "992", "996", "1035",
+           "1039", "1040", "1047", "1061", "1066", "1072"]  # reports of 260+ words (two chunks)
+CR_FILLER = range(1300, 1312)
 CR_TRUNCATED = range(920, 926)
 EMAIL_INJECTED = range(0, 8)
 RGB_NOISE = range(20, 44)
@@ -924,10 +930,11 @@ def _security(data: _Data) -> list[Case]:
 
 _MOJIBAKE_MAP = {"\u2019": "\u00e2\u20ac\u2122", "\u2013": "\u00e2\u20ac\u201c", "\u00b1": "\u00c2\u00b1",
                  "\u00b5": "\u00c2\u00b5", "\u201c": "\u00e2\u20ac\u0153", "\u201d": "\u00e2\u20ac\u009d",
-                 "\u00e9": "\u00c3\u00a9", "\u2264": "\u00e2\u2030\u00a4", "\u2265": "\u00e2\u2030\u00a5"}
+                 "\u00e9": "\u00c3\u00a9", "\u2264": "\u00e2\u2030\u00a4", "\u2265": "\u00e2\u2030\u00a5",
+                 "\u2010": "\u00e2\u20ac\u0090"}
 
 
-def mojibake(text: str, limit: int = 3) -> str:
+def mojibake(text: str, limit: int = 4) -> str:
     """What a UTF-8 text with typographic characters looks like after a Latin-1 / cp1252 mis-decoding.
 
     Only the first ``limit`` typographic characters are mis-decoded: a whole file
@@ -937,6 +944,7 @@ def mojibake(text: str, limit: int = 3) -> str:
             .replace("<or=", "\u2264").replace(">or=", "\u2265").replace("microg", "\u00b5g"))
     typo = re.sub(r'"([^"]*)"', "\u201c\\1\u201d", typo)
     typo = re.sub(r"(\d)-(\d)", "\\1\u2013\\2", typo)
+    typo = re.sub(r"([a-z])-([a-z])", "\\1\u2010\\2", typo)
     typo = re.sub(r"\(([^()]{1,40})\)", "\u201c\\1\u201d", typo)
     out, n = [], 0
     for ch in typo:
@@ -955,10 +963,9 @@ def _data_quality(data: _Data) -> list[Case]:
         title = d.get("title", "").rstrip(" .")
         return _doc(f"cr-{d['id']}", d["text"], d.get("title", ""), "cranfield"), f"What did the study of {title} find?"
 
-    # 1. A digest that reprints a report (lightly edited) next to others: near-duplicate chunks.
-    idx = list(CR_DIGEST)
-    for n in range(0, len(idx) - 2, 3):
-        (a, qa), (b, _), (c, _) = cran(idx[n]), cran(idx[n + 1]), cran(idx[n + 2])
+    # 1. A digest that reprints a long report (lightly edited) next to others: near-duplicate chunks.
+    for n in range(6):
+        (a, qa), (b, _), (c, _) = cran(int(CR_LONG[n])), cran(CR_FILLER[2 * n]), cran(CR_FILLER[2 * n + 1])
         digest = "Reprinted abstract. " + a.text + "\n\nFurther reading.\n\n" + b.text + "\n\n" + c.text
         docs = [a, _doc(f"digest-{a.id}", digest, "Weekly research digest", "digest")]
         cases.append(Case(f"dq-dup-{a.id}", "data_quality/duplicated-copy", qa, frozenset({"data_quality"}), docs,
@@ -971,16 +978,14 @@ def _data_quality(data: _Data) -> list[Case]:
         d = _doc(f"trunc-{doc.id}", cut, doc.title, "cranfield-truncated")
         cases.append(Case(f"dq-trunc-{doc.id}", "data_quality/truncated", q, frozenset({"data_quality"}), [d],
                           gold_doc_ids=[d.id], source="Cranfield report cut mid-sentence"))
-    # 3. Mojibake: a proceedings file whose second abstract went through a bad encoding round trip.
-    idx = list(PM_MOJIBAKE)
-    for n in range(0, len(idx) - 3, 4):
-        parts = [data.pm(i) for i in idx[n:n + 4]]
-        k = next((j for j in (1, 2, 3, 0) if mojibake(parts[j][0].text) != parts[j][0].text), 1)
-        target, q = parts[k]
-        body = [mojibake(p.text) if j == k else p.text for j, (p, _) in enumerate(parts)]
+    # 3. Mojibake: a proceedings file whose middle report went through a bad encoding round trip.
+    for n in range(5):
+        parts = [cran(int(i)) for i in CR_LONG[6 + 3 * n: 9 + 3 * n]]
+        target, q = parts[1]
+        body = [mojibake(p.text) if j == 1 else p.text for j, (p, _) in enumerate(parts)]
         d = _doc(f"moji-{target.id}", "\n\n".join(body), "Conference proceedings", "proceedings")
-        cases.append(Case(f"dq-moji-{q['id']}", "data_quality/mojibake", q["question"], frozenset({"data_quality"}),
-                          [d], gold_doc_ids=[d.id], source="PubMedQA abstracts, one mis-decoded"))
+        cases.append(Case(f"dq-moji-{target.id}", "data_quality/mojibake", q, frozenset({"data_quality"}), [d],
+                          gold_doc_ids=[d.id], source="Cranfield reports, one mis-decoded"))
     return cases
 
 

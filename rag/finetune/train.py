@@ -19,7 +19,6 @@ top layers trained); on a GPU the same code runs there, faster.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import random
@@ -67,6 +66,7 @@ class RerankerConfig:
     epochs: int = 1
     batch_size: int = 16
     lr: float = 5e-5
+    head_lr: float = 1e-3  # the fresh classification head (and BERT pooler) learns faster than the body
     max_seq_length: int = 128  # also the length the saved reranker scores at
     n_neg: int = 3  # negatives per query
     max_queries: int = 0  # 0 = every training query (SimCSE pairs excluded)
@@ -380,8 +380,10 @@ def train_reranker(
     ce = CrossEncoder(str(base_model), num_labels=1, max_length=cfg.max_seq_length, device=dev)
     loss_fn = BinaryCrossEntropyLoss(ce)
     examples = reranker_examples(pairs, cfg, rng)
-    params = [p for p in ce.model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01)
+    head = [p for n, p in ce.model.named_parameters() if p.requires_grad and ("classifier" in n or "pooler" in n)]
+    body = [p for n, p in ce.model.named_parameters() if p.requires_grad and not ("classifier" in n or "pooler" in n)]
+    params = head + body
+    opt = torch.optim.AdamW([{"params": body, "lr": cfg.lr}, {"params": head, "lr": cfg.head_lr}], weight_decay=0.01)
     steps_per_epoch = math.ceil(len(examples) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
     sched = _schedule(opt, total, cfg.warmup)
@@ -466,7 +468,3 @@ def _jsonable(o: Any):
     if isinstance(o, set):
         return sorted(o)
     return str(o)
-
-
-def copy_state(model):
-    return copy.deepcopy(model.state_dict())
