@@ -256,7 +256,7 @@ def repair(collection: CollectionOpt = None) -> None:
 
 
 @app.command()
-def demo(question: Annotated[str, typer.Argument()] = "How long is the warranty on a Northwind frame?") -> None:
+def demo(question: Annotated[str, typer.Argument()] = "When was Northwind Bikes founded, and by whom?") -> None:
     """The embedded default: ingest the bundled sample corpus, calibrate, and answer a question."""
     s = get_settings()
     sample = Path(str(resources.files("rag") / "data" / "sample"))
@@ -308,6 +308,8 @@ def _plugins() -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
+    for noisy in ("bm25s", "httpx", "sentence_transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     _plugins()
     app()
 
