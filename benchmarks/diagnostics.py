@@ -193,9 +193,10 @@ def latency_only(args) -> None:
         raise SystemExit("--latency-only needs --data-dir (a collection the full run left there)")
     suite = build_suite(DATASETS)
     svc = RAGService(ServiceConfig(data_dir=Path(args.data_dir)))
-    calibrated = svc.store.exists("diagnostics") and "abstention" in svc.store.read_settings("diagnostics")
-    ingest_suite(svc, suite, "diagnostics", calibrate=not calibrated)
-    pipe = svc.pipeline("diagnostics")
+    name = args.collection
+    calibrated = svc.store.exists(name) and "abstention" in svc.store.read_settings(name)
+    ingest_suite(svc, suite, name, calibrate=not calibrated)
+    pipe = svc.pipeline(name)
     qs = [c.question for c in suite.cases if not c.family.startswith("security/injection-query")]
     qs = qs[:: max(1, len(qs) // args.latency_questions)][: args.latency_questions]
     latency = latency_benchmark(pipe, qs, args.latency_rounds)
@@ -217,6 +218,7 @@ def main() -> None:
     ap.add_argument("--skip-injection", action="store_true")
     ap.add_argument("--data-dir", default="", help="collection folder to (re)use; default a temp dir")
     ap.add_argument("--out", default="diagnostics.json")
+    ap.add_argument("--collection", default="diagnostics", help="collection name inside --data-dir")
     ap.add_argument("--latency-only", action="store_true",
                     help="with --data-dir of a calibrated suite collection: rerun only the latency part and update --out")
     args = ap.parse_args()
@@ -233,8 +235,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         svc = RAGService(ServiceConfig(data_dir=Path(args.data_dir or tmp)))
         t0 = time.perf_counter()
-        setup = ingest_suite(svc, suite, "diagnostics")
-        pipe = svc.pipeline("diagnostics")
+        setup = ingest_suite(svc, suite, args.collection)
+        pipe = svc.pipeline(args.collection)
         t1 = time.perf_counter()
         results = run_cases(pipe, suite.cases)
         run_s = time.perf_counter() - t1

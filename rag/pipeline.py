@@ -177,13 +177,15 @@ class Pipeline:
     def _generate(self, q: str, context: list[Hit], qvec: np.ndarray) -> Generation:
         try:
             if isinstance(self.generator, ExtractiveGenerator):
-                return self.generator.generate(q, context, query_vec=qvec)
+                same_space = self.generator.embedder is self.embedder  # else it embeds the question itself
+                return self.generator.generate(q, context, query_vec=qvec if same_space else None)
             return self.generator.generate(q, context)
         except GeneratorUnavailable as e:
             if self.fallback is None:
                 raise
             log.warning("generator unavailable, falling back to extractive: %s", e)
-            gen = self.fallback.generate(q, context, query_vec=qvec) if isinstance(self.fallback, ExtractiveGenerator) \
+            gen = self.fallback.generate(q, context, query_vec=qvec if getattr(self.fallback, "embedder", None) is self.embedder
+                                         else None) if isinstance(self.fallback, ExtractiveGenerator) \
                 else self.fallback.generate(q, context)
             gen.meta["fallback"] = f"LLM unavailable ({e}); extractive answer given instead"
             return gen

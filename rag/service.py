@@ -65,7 +65,20 @@ class RAGService:
         self._rerankers: dict[str, Reranker] = {}
         self._lock = threading.Lock()
         self._chunker: DocumentChunker | None = None
+        self._embedders: dict[str, SentenceTransformerEmbedder] = {}
         self.ready = False
+
+    def embedder_for(self, name: str) -> SentenceTransformerEmbedder:
+        """The collection's fine-tuned embedder when ``rag finetune --apply`` set one
+        (and RAG_EMBEDDING_MODEL does not override it); the service's embedder otherwise."""
+        path = "" if self.config.embedding_model else self.store.read_settings(name).get("embedding_model", "")
+        if not path:
+            return self.embedder
+        if path not in self._embedders:
+            e = SentenceTransformerEmbedder(path, device=self.config.device)
+            e.warm_up()
+            self._embedders[path] = e
+        return self._embedders[path]
 
     # ------------------------------------------------------------- models
     def warm_up(self) -> None:
@@ -124,19 +137,20 @@ class RAGService:
             cached = self._pipelines.get(name)
             if cached and cached[0] == cur:
                 return cached[1]
-            snap = self.store.load(name, model_id=self.embedder.model_id)
+            snap = self.store.load(name, model_id=self.embedder_for(name).model_id)
             p = self._build(name, snap)
             self._pipelines[name] = (snap.path.name, p)
             return p
 
     def _build(self, name: str, snap) -> Pipeline:
-        self.embedder.warm_up()
+        embedder = self.embedder_for(name)
+        embedder.warm_up()
         settings = self.store.read_settings(name)
         fusion = settings.get("fusion", {})
         c = self.config
         return Pipeline(
             snapshot=snap,
-            embedder=self.embedder,
+            embedder=embedder,
             retriever=HybridRetriever(c.candidate_k, fusion.get("dense_weight", c.dense_weight),
                                       fusion.get("lexical_weight", c.lexical_weight), c.rrf_k),
             reranker=self.reranker(name, settings),
@@ -160,7 +174,8 @@ class RAGService:
     def ingest(self, name: str, items: Iterable[Document | Skipped], *, delete_ids: Iterable[str] = (),
                rebuild: bool = False, progress: Progress | None = None) -> IngestReport:
         check_name(name)
-        report, snap = ingest(self.store, name, items, self.embedder, self.chunker(), delete_ids=delete_ids,
+        embedder = self.embedder_for(name) if self.store.exists(name) else self.embedder
+        report, snap = ingest(self.store, name, items, embedder, self.chunker(), delete_ids=delete_ids,
                               rebuild=rebuild, quantization=self.config.quantization, progress=progress)
         if snap.path is not None:
             with self._lock:
@@ -182,7 +197,7 @@ class RAGService:
         self._pipelines.pop(name, None)
 
     def repair(self, name: str):
-        snap = repair(self.store, name, self.embedder)
+        snap = repair(self.store, name, self.embedder_for(name))
         self._pipelines.pop(name, None)
         return snap
 
