@@ -145,7 +145,7 @@ done
 log "dockerd pid $DOCKERD_PID on $DOCKER_HOST, data root $CACHE/docker-root"
 # leftovers of an interrupted run in the persistent data root
 "$DOCKER" ps -aq --filter "label=com.docker.compose.project=$PROJECT" | xargs -r "$DOCKER" rm -f >/dev/null 2>&1 || true
-"$DOCKER" volume ls -q --filter "label=com.docker.compose.project=$PROJECT" | xargs -r "$DOCKER" volume rm >/dev/null 2>&1 || true
+"$DOCKER" volume prune -f >/dev/null 2>&1 || true   # this daemon's data root is ours alone
 phase_end
 
 # ------------------------------------------------------------------ base image
@@ -160,7 +160,10 @@ phase_end
 # ------------------------------------------------------------------ build
 phase_start pip-config
 # this machine's pip configuration (local indexes, wheel folders, CA bundle) for the builds
-INDEX_PORT=$(free_port)
+# a fixed port keeps the build arguments, and so the layer cache, the same from run to run
+INDEX_PORT="${RAG_SMOKE_INDEX_PORT:-47321}"
+python3 -c 'import socket, sys; socket.socket().bind(("127.0.0.1", int(sys.argv[1])))' "$INDEX_PORT" 2>/dev/null \
+  || INDEX_PORT=$(free_port)
 BUILD_ARGS=(--build-arg "BASE_IMAGE=$BASE_IMAGE")
 SECRET=()
 while IFS= read -r line; do
@@ -215,7 +218,9 @@ phase_end
 phase_start build-api
 build api Dockerfile
 phase_end
-"$DOCKER" image prune -f >/dev/null 2>&1 || true   # layers of earlier builds that lost their tag
+# bound the private data root: untagged images of earlier builds, and build cache beyond 10 GB
+"$DOCKER" image prune -f >/dev/null 2>&1 || true
+"$DOCKER" builder prune -f --keep-storage 10GB >/dev/null 2>&1 || true
 "$DOCKER" images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^rag-(api|llm|base):' || true
 
 # ------------------------------------------------------------------ up

@@ -1002,8 +1002,10 @@ def _ranking(data: _Data) -> list[Case]:
     cases = []
     for i, (t_old, old, t_new, new, q, a_new, _a_old) in enumerate(CONFLICTS):
         docs = [_doc(f"rc-old-{i}", old, t_old, f"faq-{i}.html"), _doc(f"rc-new-{i}", new, t_new, f"news-{i}.html")]
+        # both documents as gold: their ranks show whether the conflict reached the context
         cases.append(Case(f"rc-conflict-{i}", "ranking_consolidation/unlinked-versions", q,
-                          frozenset({"ranking_consolidation"}), docs, source="written: outdated and current documents"))
+                          frozenset({"ranking_consolidation"}), docs, gold_doc_ids=[d.id for d in docs],
+                          source="written: outdated and current documents"))
     # Noise: RGB questions whose one answer-bearing passage competes with many on-topic negatives.
     for i in RGB_NOISE:
         row = data.rgb[i]
@@ -1220,6 +1222,8 @@ def label_checks(results: list[CaseResult]) -> list[dict[str, Any]]:
         problems = []
         if c.gold_doc_ids and not any(x.get("context") for x in ranks.values()) and not c.control:
             problems.append("gold document not in the context")
+        if c.family == "ranking_consolidation/unlinked-versions" and not all(x.get("context") for x in ranks.values()):
+            problems.append("the outdated and the current document did not both reach the context")
         if c.mode == "not_extracted" and f.get("answer_found"):
             problems.append("the answer was extracted")
         if c.mode == "incomplete" and len(f.get("answers_found", [])) != 1:

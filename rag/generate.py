@@ -48,12 +48,18 @@ class SentenceCache:
         self._data: OrderedDict[str, tuple[list[str], np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()
 
+    @staticmethod
+    def key(h: Hit) -> str:
+        # by content too: one chunk id can name different texts in different collections
+        return f"{h.chunk.id}\x00{hash(h.chunk.text)}"
+
     def get(self, hits: list[Hit]) -> list[tuple[list[str], np.ndarray]]:
         missing: dict[str, list[str]] = {}
         with self._lock:
             for h in hits:
-                if h.chunk.id not in self._data and h.chunk.id not in missing:
-                    missing[h.chunk.id] = split_sentences(h.chunk.text) or [h.chunk.text]
+                k = self.key(h)
+                if k not in self._data and k not in missing:
+                    missing[k] = split_sentences(h.chunk.text) or [h.chunk.text]
         if missing:
             flat = [s for sents in missing.values() for s in sents]
             vecs = self.embedder.encode(flat)
@@ -67,7 +73,7 @@ class SentenceCache:
         with self._lock:
             out = []
             for h in hits:
-                item = self._data.get(h.chunk.id)
+                item = self._data.get(self.key(h))
                 if item is None:  # evicted in between: recompute alone
                     sents = split_sentences(h.chunk.text) or [h.chunk.text]
                     item = (sents, self.embedder.encode(sents))
