@@ -63,7 +63,9 @@ def main() -> None:
         # baseline: a single similarity threshold on the top dense score, fitted on the same half
         fit_traces = pipe.run_many([q.question for q in fit_qs])
         only_dense = [{"dense_top": tr.query_flags["evidence_features"]["dense_top"]} for tr in fit_traces]
-        base, _ = Abstainer.fit([{**f, "support_top": 0, "dense_margin": 0} for f in only_dense],
+        from rag.abstain import FEATURES
+
+        base, _ = Abstainer.fit([{**{n: 0.0 for n in FEATURES}, **f} for f in only_dense],
                                 [q.answerable for q in fit_qs])
         base.weights = {"dense_top": base.weights["dense_top"]}
         measure("baseline: top dense-score threshold", [base.should_abstain(f)[0] for f in feats])
