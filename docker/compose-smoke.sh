@@ -14,6 +14,9 @@
 #   RAG_SMOKE_OUT       JSON file for the results (phase times, answer)
 #   RAG_SMOKE_KEEP=1    leave the stack and the daemon running (prints how to reach them)
 #   RAG_SMOKE_HEALTH_TIMEOUT  seconds to wait for both services to be healthy (default 900)
+#   RAG_SMOKE_HOST_WHEELS=0  compile llama.cpp in the llm build even when this machine's pip
+#                       cache holds a llama-cpp-python wheel (default: use that wheel)
+#   RAG_SMOKE_INDEX_PORT  loopback port serving local pip folders to the builds (default 47321)
 set -Eeuo pipefail
 
 # the stack's settings come from the env file written below, not from this shell
@@ -131,10 +134,13 @@ phase_start daemon
 exec 9>"$CACHE/docker.lock"
 flock -w 1800 9 || { log "another smoke run holds $CACHE/docker.lock"; exit 1; }
 mkdir -p "$CACHE/docker-root"
+if other=$(pgrep -f -- "--data-root $CACHE/docker-root" 2>/dev/null); then
+  log "another dockerd (pid $other) uses $CACHE/docker-root: stop it first"; exit 1
+fi
 # --bridge=none: no docker0, so nothing clashes with another daemon on this host;
 # compose's own network still connects the services
 "$DOCKERD" --host "$DOCKER_HOST" --data-root "$CACHE/docker-root" --exec-root "$RUN/exec" \
-  --pidfile "$RUN/docker.pid" --bridge=none >"$RUN/dockerd.log" 2>&1 &
+  --pidfile "$RUN/docker.pid" --bridge=none >"$RUN/dockerd.log" 2>&1 9>&- &
 DOCKERD_PID=$!
 for i in $(seq 1 120); do
   "$DOCKER" version >/dev/null 2>&1 && break
@@ -191,7 +197,7 @@ if [ "${RAG_SMOKE_HOST_WHEELS:-1}" = 1 ]; then
   fi
 fi
 if [ -n "$(ls -A "$RUN/index" 2>/dev/null)" ]; then
-  python3 -m http.server "$INDEX_PORT" --bind 127.0.0.1 --directory "$RUN/index" >"$RUN/index.log" 2>&1 &
+  python3 -m http.server "$INDEX_PORT" --bind 127.0.0.1 --directory "$RUN/index" >"$RUN/index.log" 2>&1 9>&- &
   INDEX_PID=$!
   for i in $(seq 1 40); do
     python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$INDEX_PORT/', timeout=2)" 2>/dev/null && break
