@@ -96,11 +96,12 @@ def build(args) -> tuple[dict, list]:
             console.print(f"removing {len(live)} documents left by the last run's live ingest")
             svc.ingest(COLLECTION, [], delete_ids=live)
             m = svc.store.manifest(COLLECTION)
-        if abs(m["n_chunks"] - target_chunks) <= max(200, target_chunks // 20):
+        if abs(m["n_chunks"] - target_chunks) <= max(200, target_chunks // 20) and m.get("sentence_model"):
             console.print(f"reusing collection {COLLECTION!r}: {m['n_docs']} documents, {m['n_chunks']} chunks")
             rest = [d for d in docs if d.id not in m["docs"]]
             return {"documents": m["n_docs"], "chunks": m["n_chunks"], "built_s": 0.0}, _live(rest, docs)
-        console.print(f"collection has {m['n_chunks']} chunks, want {target_chunks}: rebuilding")
+        console.print(f"collection has {m['n_chunks']} chunks (want {target_chunks}), sentence vectors: "
+                      f"{bool(m.get('sentence_model'))}: rebuilding")
     chunker = svc.chunker()
     picked, n = [], 0
     for d in docs:

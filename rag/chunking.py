@@ -183,3 +183,8 @@ def split_sentences(text: str) -> list[str]:
         else:
             out.append(s)
     return [s for s in out if len(s) > 1]
+
+
+def chunk_sentences(text: str) -> list[str]:
+    """The sentences a chunk is answered from (the whole text when it has no sentence break)."""
+    return split_sentences(text) or [text]

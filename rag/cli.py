@@ -38,7 +38,8 @@ def service_config(s: Settings):
         chunk_tokens=s.chunk_tokens, chunk_overlap=s.chunk_overlap, max_file_mb=s.max_file_mb, top_k=s.top_k,
         candidate_k=s.candidate_k, rerank_k=s.rerank_k, dense_weight=s.dense_weight, lexical_weight=s.lexical_weight,
         rrf_k=s.rrf_k, context_chars=s.context_chars, quantization=s.index_quantization,
-        max_question_chars=s.max_question_chars,
+        max_question_chars=s.max_question_chars, sentence_vectors=s.sentence_vectors,
+        query_batch=s.query_batch, query_batch_wait_ms=s.query_batch_wait_ms,
     )
 
 

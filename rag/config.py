@@ -51,8 +51,12 @@ class Settings(BaseSettings):
     context_chars: int = 6000
     index_quantization: str = Field("none", description="none, sq8 or pq")
     max_question_chars: int = 2000
+    sentence_vectors: bool = Field(True, description="precompute sentence vectors at ingest: answers embed only the question")
 
     # API
+    query_concurrency: int = Field(0, description="questions in flight at once (worker threads); 0 = CPUs, or 2x query_batch")
+    query_batch: int = Field(32, description="concurrent questions answered in one batched pass (0 = one by one)")
+    query_batch_wait_ms: float = Field(2.0, description="how long a batch waits for more questions after the first")
     api_keys: str = Field("", description="comma-separated keys; key:coll1|coll2 scopes a key")
     host: str = "127.0.0.1"
     port: int = 8000

@@ -16,7 +16,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from rag.chunking import split_sentences
+from rag.chunking import chunk_sentences
 from rag.protocols import Embedder
 from rag.types import Generation, Hit
 
@@ -53,13 +53,17 @@ class SentenceCache:
         # by content too: one chunk id can name different texts in different collections
         return f"{h.chunk.id}\x00{hash(h.chunk.text)}"
 
-    def get(self, hits: list[Hit]) -> list[tuple[list[str], np.ndarray]]:
+    def get(self, hits: list[Hit], known: list[tuple[list[str], np.ndarray] | None] | None = None
+            ) -> list[tuple[list[str], np.ndarray]]:
+        """(sentences, vectors) per hit; ``known`` gives entries precomputed elsewhere (None where not)."""
+        if known is not None and all(k is not None for k in known):
+            return known  # type: ignore[return-value]
         missing: dict[str, list[str]] = {}
         with self._lock:
-            for h in hits:
+            for i, h in enumerate(hits):
                 k = self.key(h)
-                if k not in self._data and k not in missing:
-                    missing[k] = split_sentences(h.chunk.text) or [h.chunk.text]
+                if (known is None or known[i] is None) and k not in self._data and k not in missing:
+                    missing[k] = chunk_sentences(h.chunk.text)
         if missing:
             flat = [s for sents in missing.values() for s in sents]
             vecs = self.embedder.encode(flat)
@@ -72,10 +76,12 @@ class SentenceCache:
                     self._data.popitem(last=False)
         with self._lock:
             out = []
-            for h in hits:
-                item = self._data.get(self.key(h))
+            for i, h in enumerate(hits):
+                item = known[i] if known is not None else None
+                if item is None:
+                    item = self._data.get(self.key(h))
                 if item is None:  # evicted in between: recompute alone
-                    sents = split_sentences(h.chunk.text) or [h.chunk.text]
+                    sents = chunk_sentences(h.chunk.text)
                     item = (sents, self.embedder.encode(sents))
                 out.append(item)
             return out
@@ -110,8 +116,12 @@ class ExtractiveGenerator:
     def warm_up(self) -> None:
         self.embedder.warm_up()
 
-    def score_sentences(self, question: str, context: list[Hit], query_vec: np.ndarray | None = None):
-        """[(combined score, cosine, ctx index 1-based, sentence position, sentence, overlap)] for every context sentence."""
+    def score_sentences(self, question: str, context: list[Hit], query_vec: np.ndarray | None = None,
+                        sentences: list | None = None):
+        """[(combined score, cosine, ctx index 1-based, sentence position, sentence, overlap)] for every context sentence.
+
+        ``sentences``: per passage, its (sentences, vectors) precomputed at ingest, or None.
+        """
         if query_vec is None:
             query_vec = self.embedder.encode([question])[0]
         from rag.query_analysis import answer_has_type, expected_answer_type
@@ -119,7 +129,7 @@ class ExtractiveGenerator:
         qwords = content_words(question)
         atype = expected_answer_type(question)
         items = [(ci, si, s, vecs[si] @ query_vec, content_words(s))
-                 for ci, (sents, vecs) in enumerate(self.cache.get(context), 1) for si, s in enumerate(sents)]
+                 for ci, (sents, vecs) in enumerate(self.cache.get(context, sentences), 1) for si, s in enumerate(sents)]
         # IDF over the context's own sentences: words every passage repeats (the product
         # name, the company) say little about which sentence answers
         n = len(items)
@@ -133,13 +143,14 @@ class ExtractiveGenerator:
             out.append((float(cos) + self.lexical_weight * overlap + bonus, float(cos), ci, si, s, overlap))
         return out
 
-    def generate(self, question: str, context: list[Hit], query_vec: np.ndarray | None = None) -> Generation:
+    def generate(self, question: str, context: list[Hit], query_vec: np.ndarray | None = None,
+                 sentences: list | None = None) -> Generation:
         if not context:
             return Generation(text=NOT_FOUND, abstained=True, abstain_reason="no passages were retrieved")
         table = self._table_answer(question, context)
         if table is not None:
             return table
-        scored = self.score_sentences(question, context, query_vec)
+        scored = self.score_sentences(question, context, query_vec, sentences)
         if not scored:
             return Generation(text=NOT_FOUND, abstained=True, abstain_reason="the passages hold no sentences")
         ranked = sorted(scored, key=lambda t: (-t[0], t[2], t[3]))

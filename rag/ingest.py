@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from rag.chunking import DocumentChunker, embed_text
+from rag.chunking import DocumentChunker, chunk_sentences, embed_text
 from rag.errors import IndexFormatError, IngestError
 from rag.protocols import Embedder
-from rag.store import Snapshot, Store
+from rag.store import SentenceVectors, Snapshot, Store
 from rag.types import Chunk, DocRecord, Document, Skipped
 
 Progress = Callable[[str, int, int], None]
@@ -79,8 +79,13 @@ def ingest(
     quantization: str = "none",
     progress: Progress | None = None,
     use_gpu: bool | None = None,
+    sentence_embedder: Embedder | None = None,
 ) -> tuple[IngestReport, Snapshot]:
     """Apply documents (and deletions) to a collection; returns the report and the new live snapshot.
+
+    With ``sentence_embedder`` (the extractive generator's), every chunk's sentence
+    vectors are computed here once and stored with the snapshot, so answering a
+    question embeds only the question.
 
     If nothing changed, no snapshot is written and the current one is returned.
     Any exception leaves the collection exactly as it was.
@@ -158,6 +163,9 @@ def ingest(
         keep = [i for i, c in enumerate(cur.chunks) if c.doc_id not in replaced]
         chunks = [cur.chunks[i] for i in keep] + new_chunks
         emb = np.concatenate([cur.embeddings[keep], new_emb]) if len(keep) else new_emb
+        sentences = None
+        if sentence_embedder is not None:
+            sentences = _sentence_vectors(sentence_embedder, cur, keep, new_chunks, progress)
         now = time.time()
         docs = {k: v for k, v in cur.docs.items() if k not in replaced}
         counts: dict[str, int] = {}
@@ -184,13 +192,42 @@ def ingest(
             progress("index", 0, 1)
         try:
             snap = store.commit(name, chunks=chunks, embeddings=emb, docs=docs, model_id=embedder.model_id,
-                                dim=embedder.dim, quantization=quantization, quality=quality, use_gpu=use_gpu)
+                                dim=embedder.dim, quantization=quantization, quality=quality, use_gpu=use_gpu,
+                                sentences=sentences)
         except OSError as e:
             raise IngestError(f"could not write collection {name!r}: {e}; it is unchanged") from e
         report.n_docs, report.n_chunks, report.new_chunks = len(docs), len(chunks), len(new_chunks)
         report.quality = quality
         report.seconds = time.perf_counter() - t0
         return report, snap
+
+
+def encode_sentences(embedder: Embedder, chunks: list[Chunk], progress: Progress | None = None) -> SentenceVectors:
+    """Sentence vectors of ``chunks`` (float16), in chunk order."""
+    counts, flat = [], []
+    for c in chunks:
+        sents = chunk_sentences(c.text)
+        counts.append(len(sents))
+        flat.extend(sents)
+    parts, step = [], 512
+    for s in range(0, len(flat), step):
+        parts.append(embedder.encode(flat[s:s + step]).astype(np.float16))
+        if progress:
+            progress("sentences", min(s + step, len(flat)), len(flat))
+    vecs = np.concatenate(parts) if parts else np.zeros((0, embedder.dim), np.float16)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return SentenceVectors(embedder.model_id, vecs, offsets)
+
+
+def _sentence_vectors(embedder: Embedder, cur: Snapshot, keep: list[int], new_chunks: list[Chunk],
+                      progress: Progress | None) -> SentenceVectors:
+    """Kept chunks carry their vectors over (same model); only new chunks are encoded."""
+    if cur.sentences is not None and cur.sentences.model_id == embedder.model_id:
+        old_vecs, old_off = cur.sentences.rows(keep)
+        new = encode_sentences(embedder, new_chunks, progress)
+        offsets = np.concatenate([old_off, old_off[-1] + new.offsets[1:]])
+        return SentenceVectors(embedder.model_id, np.concatenate([old_vecs, new.vectors]), offsets)
+    return encode_sentences(embedder, [cur.chunks[i] for i in keep] + new_chunks, progress)
 
 
 def reembed(store: Store, name: str, embedder: Embedder, *, quantization: str | None = None,
@@ -208,13 +245,15 @@ def reembed(store: Store, name: str, embedder: Embedder, *, quantization: str | 
         emb = np.concatenate(vecs) if vecs else np.zeros((0, embedder.dim), np.float32)
         return store.commit(name, chunks=cur.chunks, embeddings=emb, docs=cur.docs, model_id=embedder.model_id,
                             dim=embedder.dim, quantization=quantization or cur.manifest.get("quantization", "none"),
-                            quality=cur.quality, use_gpu=use_gpu)
+                            quality=cur.quality, use_gpu=use_gpu, sentences=cur.sentences)
 
 
 def repair(store: Store, name: str, embedder: Embedder | None = None) -> Snapshot:
     """Rebuild a collection's derived files (index, BM25) from its chunks and embeddings;
     re-embed when the embeddings themselves are damaged."""
     import json
+
+    from rag.store import _sha256
 
     with store.lock(name):
         path = store.current_path(name)
@@ -231,5 +270,14 @@ def repair(store: Store, name: str, embedder: Embedder | None = None) -> Snapsho
             emb = embedder.encode([embed_text(c) for c in chunks])
         docs = {k: DocRecord(**v) for k, v in m["docs"].items()}
         quality = json.loads((path / "quality.json").read_text()) if (path / "quality.json").is_file() else {}
+        sentences = None
+        try:  # intact sentence vectors are carried over; damaged ones are dropped (computed on demand)
+            if m.get("sentence_model") and _sha256(path / "sentences.npy") == m["checksums"].get("sentences.npy") \
+                    and _sha256(path / "sentence_offsets.npy") == m["checksums"].get("sentence_offsets.npy"):
+                sentences = SentenceVectors(m["sentence_model"], np.load(path / "sentences.npy"),
+                                            np.load(path / "sentence_offsets.npy"))
+        except (OSError, ValueError, KeyError):
+            sentences = None
         return store.commit(name, chunks=chunks, embeddings=emb, docs=docs, model_id=m["embedding_model"],
-                            dim=m["dim"], quantization=m.get("quantization", "none"), quality=quality)
+                            dim=m["dim"], quantization=m.get("quantization", "none"), quality=quality,
+                            sentences=sentences)

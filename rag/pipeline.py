@@ -174,18 +174,22 @@ class Pipeline:
             used += len(h.chunk.text)
         return context, dropped
 
+    def _extractive(self, gen: ExtractiveGenerator, q: str, context: list[Hit], qvec: np.ndarray) -> Generation:
+        same_space = gen.embedder is self.embedder  # else it embeds the question itself
+        model = gen.embedder.model_id
+        known = [self.snapshot.chunk_sentences(h.chunk, model) for h in context]
+        return gen.generate(q, context, query_vec=qvec if same_space else None, sentences=known)
+
     def _generate(self, q: str, context: list[Hit], qvec: np.ndarray) -> Generation:
         try:
             if isinstance(self.generator, ExtractiveGenerator):
-                same_space = self.generator.embedder is self.embedder  # else it embeds the question itself
-                return self.generator.generate(q, context, query_vec=qvec if same_space else None)
+                return self._extractive(self.generator, q, context, qvec)
             return self.generator.generate(q, context)
         except GeneratorUnavailable as e:
             if self.fallback is None:
                 raise
             log.warning("generator unavailable, falling back to extractive: %s", e)
-            gen = self.fallback.generate(q, context, query_vec=qvec if getattr(self.fallback, "embedder", None) is self.embedder
-                                         else None) if isinstance(self.fallback, ExtractiveGenerator) \
+            gen = self._extractive(self.fallback, q, context, qvec) if isinstance(self.fallback, ExtractiveGenerator) \
                 else self.fallback.generate(q, context)
             gen.meta["fallback"] = f"LLM unavailable ({e}); extractive answer given instead"
             return gen

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from rag.abstain import Abstainer
+from rag.batching import MicroBatcher
 from rag.chunking import DocumentChunker
 from rag.embedding import SentenceTransformerEmbedder
 from rag.errors import CollectionNotFound
@@ -52,6 +53,9 @@ class ServiceConfig:
     context_chars: int = 6000
     quantization: str = "none"
     max_question_chars: int = 2000
+    sentence_vectors: bool = True  # precompute sentence vectors at ingest (faster answers, slower ingest)
+    query_batch: int = 0  # > 0: concurrent ask() calls are answered together, up to this many at once
+    query_batch_wait_ms: float = 2.0
 
 
 class RAGService:
@@ -66,6 +70,10 @@ class RAGService:
         self._lock = threading.Lock()
         self._chunker: DocumentChunker | None = None
         self._embedders: dict[str, SentenceTransformerEmbedder] = {}
+        self._batcher: MicroBatcher | None = None
+        if config.query_batch > 0:
+            self._batcher = MicroBatcher(self._answer_batch, max_batch=config.query_batch,
+                                         max_wait_ms=config.query_batch_wait_ms)
         self.ready = False
 
     def embedder_for(self, name: str) -> SentenceTransformerEmbedder:
@@ -162,7 +170,18 @@ class RAGService:
         )
 
     def ask(self, name: str, question: str, top_k: int | None = None) -> Answer:
-        return self.pipeline(name).answer(question, top_k)
+        """Answer one question; with ``query_batch`` set, concurrent callers share one batched pass."""
+        if self._batcher is None:
+            return self.pipeline(name).answer(question, top_k)
+        return self._batcher((name, top_k), question)
+
+    def _answer_batch(self, key, questions: list[str]) -> list[Answer]:
+        name, top_k = key
+        return [t.answer for t in self.pipeline(name).run_many(questions, top_k)]  # type: ignore[misc]
+
+    def close(self) -> None:
+        if self._batcher is not None:
+            self._batcher.close()
 
     def trace(self, name: str, question: str, top_k: int | None = None) -> Trace:
         return self.pipeline(name).run(question, top_k)
@@ -176,7 +195,8 @@ class RAGService:
         check_name(name)
         embedder = self.embedder_for(name) if self.store.exists(name) else self.embedder
         report, snap = ingest(self.store, name, items, embedder, self.chunker(), delete_ids=delete_ids,
-                              rebuild=rebuild, quantization=self.config.quantization, progress=progress)
+                              rebuild=rebuild, quantization=self.config.quantization, progress=progress,
+                              sentence_embedder=self.extractive().embedder if self.config.sentence_vectors else None)
         if snap.path is not None:
             with self._lock:
                 self._pipelines[name] = (snap.path.name, self._build(name, snap))

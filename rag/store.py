@@ -20,6 +20,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -36,6 +37,7 @@ from rag.lexical import BM25Index
 from rag.types import Chunk, DocRecord
 from rag.vector_index import FaissIndex
 
+log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 KEEP_SNAPSHOTS = 2
@@ -65,6 +67,42 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 @dataclass
+class SentenceVectors:
+    """Every chunk's sentence vectors, computed once at ingest so answering embeds only the question.
+
+    ``vectors`` (float16) holds the sentences of chunk ``i`` in rows ``offsets[i]:offsets[i+1]``;
+    the sentence texts are ``chunk_sentences(chunk.text)``, recomputed (a regex) when asked.
+    """
+
+    model_id: str
+    vectors: np.ndarray
+    offsets: np.ndarray
+    _rows: dict[str, int] | None = field(default=None, repr=False)
+
+    def get(self, snap: "Snapshot", chunk: Chunk) -> tuple[list[str], np.ndarray] | None:
+        from rag.chunking import chunk_sentences
+
+        if self._rows is None:
+            self._rows = {c.id: i for i, c in enumerate(snap.chunks)}
+        i = self._rows.get(chunk.id)
+        if i is None or snap.chunks[i].text != chunk.text:
+            return None
+        sents = chunk_sentences(chunk.text)
+        lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
+        if hi - lo != len(sents):  # written by another splitter version
+            return None
+        return sents, self.vectors[lo:hi].astype(np.float32)
+
+    def rows(self, index: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Vectors and offsets of the chunks at ``index`` (in that order), for carrying them into a new snapshot."""
+        parts = [self.vectors[int(self.offsets[i]):int(self.offsets[i + 1])] for i in index]
+        counts = [len(p) for p in parts]
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        vecs = np.concatenate(parts) if parts else self.vectors[:0]
+        return vecs, offsets
+
+
+@dataclass
 class Snapshot:
     """One loaded, immutable state of a collection."""
 
@@ -77,10 +115,18 @@ class Snapshot:
     bm25: BM25Index
     docs: dict[str, DocRecord] = field(default_factory=dict)
     quality: dict[str, Any] = field(default_factory=dict)
+    sentences: SentenceVectors | None = None
 
     @property
     def model_id(self) -> str:
         return self.manifest.get("embedding_model", "")
+
+    def chunk_sentences(self, chunk: Chunk, model_id: str) -> tuple[list[str], np.ndarray] | None:
+        """The chunk's sentences and their vectors precomputed at ingest by ``model_id``, or None."""
+        sv = self.sentences
+        if sv is None or sv.model_id != model_id:
+            return None
+        return sv.get(self, chunk)
 
     @property
     def size(self) -> int:
@@ -192,12 +238,23 @@ class Store:
         quality = {}
         if (path / "quality.json").is_file():
             quality = json.loads((path / "quality.json").read_text())
-        return Snapshot(name, path, m, chunks, emb, vindex, bm25, docs, quality)
+        sentences = None
+        if m.get("sentence_model") and (path / "sentences.npy").is_file():
+            try:
+                sentences = SentenceVectors(m["sentence_model"], np.load(path / "sentences.npy"),
+                                            np.load(path / "sentence_offsets.npy"))
+                if len(sentences.offsets) != len(chunks) + 1:
+                    raise ValueError("offsets do not match the chunks")
+            except Exception as e:  # an optimisation only: answering recomputes sentence vectors
+                log.warning("sentence vectors of %r unreadable (%s); they will be computed on demand", name, e)
+                sentences = None
+        return Snapshot(name, path, m, chunks, emb, vindex, bm25, docs, quality, sentences)
 
     # write ----------------------------------------------------------------------
     def commit(self, name: str, *, chunks: list[Chunk], embeddings: np.ndarray, docs: dict[str, DocRecord],
                model_id: str, dim: int, quantization: str = "none", quality: dict | None = None,
-               use_gpu: bool | None = None, vindex: FaissIndex | None = None) -> Snapshot:
+               use_gpu: bool | None = None, vindex: FaissIndex | None = None,
+               sentences: SentenceVectors | None = None) -> Snapshot:
         """Write a new snapshot and make it live. Call under ``lock(name)``."""
         if len(chunks) != len(embeddings):
             raise ValueError(f"{len(chunks)} chunks but {len(embeddings)} embeddings")
@@ -220,7 +277,15 @@ class Store:
             bm25 = BM25Index.build([_lexical_text(c) for c in chunks])
             bm25.save(tmp / "bm25")
             (tmp / "quality.json").write_text(json.dumps(quality or {}, indent=1))
-            checksums = {f: _sha256(tmp / f) for f in ("chunks.jsonl", "embeddings.npy", "index.faiss") if (tmp / f).exists()}
+            if sentences is not None:
+                if len(sentences.offsets) != len(chunks) + 1:
+                    raise ValueError(f"sentence offsets for {len(sentences.offsets) - 1} chunks, but {len(chunks)} chunks")
+                sentences = SentenceVectors(sentences.model_id, np.ascontiguousarray(sentences.vectors, dtype=np.float16),
+                                            np.asarray(sentences.offsets, dtype=np.int64))
+                np.save(tmp / "sentences.npy", sentences.vectors)
+                np.save(tmp / "sentence_offsets.npy", sentences.offsets)
+            checksums = {f: _sha256(tmp / f) for f in ("chunks.jsonl", "embeddings.npy", "index.faiss",
+                                                       "sentences.npy", "sentence_offsets.npy") if (tmp / f).exists()}
             manifest = {
                 "format_version": FORMAT_VERSION,
                 "collection": name,
@@ -230,6 +295,7 @@ class Store:
                 "n_chunks": len(chunks),
                 "index": vindex.spec if vindex is not None else {"kind": "empty", "dim": dim},
                 "quantization": quantization,
+                "sentence_model": sentences.model_id if sentences is not None else None,
                 "created_at": time.time(),
                 "checksums": checksums,
                 "docs": {k: asdict(v) for k, v in docs.items()},
@@ -246,7 +312,7 @@ class Store:
             raise
         atomic_write_text(d / "CURRENT", snap_id)
         self._gc(name, keep=snap_id)
-        return Snapshot(name, final, manifest, chunks, embeddings, vindex, bm25, docs, quality or {})
+        return Snapshot(name, final, manifest, chunks, embeddings, vindex, bm25, docs, quality or {}, sentences)
 
     def _gc(self, name: str, keep: str) -> None:
         snaps = sorted((p for p in (self.dir(name) / "snapshots").iterdir() if not p.name.startswith(".")),

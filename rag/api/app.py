@@ -50,23 +50,24 @@ def _preload(service, loaded: set[str]) -> None:
             log.warning("collection %s could not be loaded: %s", name, e)
 
 
-def _one_op_per_core(n_query: int) -> None:
-    """Give each query thread its share of the cores instead of every op all of them.
+def _one_op_per_core(n_compute: int) -> None:
+    """Give each computing thread its share of the cores instead of every op all of them.
 
     torch parallelises one forward pass over all cores by default; with several
     requests in flight (or anything else on the machine) those OpenMP threads
     oversubscribe the cores and spin: on 2 busy cores one query embedding took
-    about 1 s with 2 intra-op threads and 70 ms with 1. A server gets its
-    parallelism from concurrent requests, so each op gets cores / query threads.
+    about 1 s with 2 intra-op threads and 70 ms with 1. Unbatched, a server gets
+    its parallelism from concurrent requests, so each op gets cores / query
+    threads; batched, one worker computes and gets them all.
     """
     try:
         import torch
     except ImportError:  # pragma: no cover
         return
-    threads = max(1, (os.cpu_count() or 1) // n_query)
+    threads = max(1, (os.cpu_count() or 1) // n_compute)
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
-        log.info("torch intra-op threads set to %d (%d query threads)", threads, n_query)
+        log.info("torch intra-op threads set to %d (%d computing threads)", threads, n_compute)
 
 
 def create_app(settings: Settings | None = None, *, service=None, query_concurrency: int | None = None) -> FastAPI:
@@ -76,7 +77,8 @@ def create_app(settings: Settings | None = None, *, service=None, query_concurre
         settings: defaults to ``Settings()`` (``RAG_`` environment variables).
         service: an existing ``RAGService`` to serve (tests share one); by default one is built from
             ``settings`` in the lifespan.
-        query_concurrency: questions answered at once (worker threads); default: the CPU count.
+        query_concurrency: questions in flight at once (worker threads); default: the CPU count, or
+            twice ``query_batch`` when questions are batched (the threads then mostly wait on the batch).
 
     Raises:
         ValueError: ``RAG_API_KEYS`` cannot be parsed.
@@ -84,9 +86,9 @@ def create_app(settings: Settings | None = None, *, service=None, query_concurre
     settings = settings or get_settings()
     keys = KeyRing.from_spec(settings.api_keys)
     metrics = Metrics()
-    # RAG_QUERY_CONCURRENCY is read here until Settings grows a query_concurrency field
-    n_query = (query_concurrency or getattr(settings, "query_concurrency", 0)
-               or int(os.environ.get("RAG_QUERY_CONCURRENCY", "0") or 0) or os.cpu_count() or 2)
+    batched = settings.query_batch > 0
+    n_query = (query_concurrency or settings.query_concurrency
+               or (2 * settings.query_batch if batched else os.cpu_count() or 2))
     if n_query <= 0:
         raise ValueError(f"query_concurrency must be > 0, but got {n_query}")
 
@@ -99,7 +101,7 @@ def create_app(settings: Settings | None = None, *, service=None, query_concurre
         if not keys.enabled:
             log.warning("no RAG_API_KEYS configured: authentication is off; serve on 127.0.0.1 only")
         if service is None:  # a server process of our own (not a test sharing its service): tune torch for it
-            _one_op_per_core(n_query)
+            _one_op_per_core(1 if batched else n_query)
         svc = service if service is not None else make_service(settings)
         await anyio.to_thread.run_sync(svc.warm_up)
         app.state.service = svc
@@ -110,6 +112,8 @@ def create_app(settings: Settings | None = None, *, service=None, query_concurre
             yield
         finally:
             app.state.ready = False
+            if service is None:
+                svc.close()
 
     app = FastAPI(
         title="rag",
