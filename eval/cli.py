@@ -75,6 +75,31 @@ def _run_settings(svc, collection: str, top_k: int | None) -> dict[str, Any]:
     return c
 
 
+def _calibrate_from(svc, coll: str, folders: list[Path]) -> dict[str, Any]:
+    """Add the calibration folders' documents to the collection, then fit its abstention on their questions."""
+    from connectors import JsonlConnector
+    from eval.runner import file_sha256
+    from rag.labels import load_labelled
+
+    labelled, files = [], {}
+    for d in folders:
+        if (d / "corpus.jsonl").is_file():
+            svc.ingest(coll, JsonlConnector(d / "corpus.jsonl").load())
+            files[str(d / "corpus.jsonl")] = file_sha256(d / "corpus.jsonl")
+        try:
+            labelled += load_labelled(d / "questions.jsonl")
+        except ValueError as e:
+            _fail(str(e))
+        files[str(d / "questions.jsonl")] = file_sha256(d / "questions.jsonl")
+    n_pos = sum(q.answerable for q in labelled)
+    if n_pos == 0 or n_pos == len(labelled):
+        _fail("--calibrate-on needs both answerable and unanswerable questions (it fits where to abstain)")
+    rep = svc.calibrate(coll, labelled, tune_fusion=False)
+    ab = rep.get("abstention", {})
+    console.print(f"calibrated on {len(labelled)} questions ({n_pos} answerable): threshold {ab.get('threshold')}")
+    return {"files": files, "questions": len(labelled), "answerable": n_pos, "abstention": ab}
+
+
 def _summary(agg: dict[str, Any], res: Any, paths: dict[str, Path], comparison: dict[str, Any] | None) -> None:
     from eval.report.markdown import fmt, metric_rows
 
@@ -141,6 +166,7 @@ def run_cmd(
     judge: Annotated[bool, typer.Option("--judge", help="LLM-judged ragas metrics via RAG_LLM_BASE_URL")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="start over when --out holds a different run")] = False,
     name: Annotated[Optional[str], typer.Option("--name", help="title of the reports")] = None,
+    calibrate_on: Annotated[Optional[list[Path]], typer.Option("--calibrate-on", help="with --corpus: a folder (corpus.jsonl + questions.jsonl) whose documents join the throwaway collection and whose labelled questions calibrate its abstention first (repeatable; keep its questions disjoint from the evaluated ones)")] = None,
 ) -> None:
     """Answer every question, score it, tag its failure modes, and write report.json/.md/.html (resumable)."""
     from connectors import JsonlConnector
@@ -161,6 +187,12 @@ def run_cmd(
         _fail(f"question file not found: {questions}")
     if corpus is not None and not corpus.is_file():
         _fail(f"corpus file not found: {corpus}")
+    calibrate_on = list(calibrate_on or [])
+    if calibrate_on and corpus is None:
+        _fail("--calibrate-on needs --corpus; calibrate an existing collection with `rag calibrate`")
+    for d in calibrate_on:
+        if not (d / "questions.jsonl").is_file():
+            _fail(f"--calibrate-on {d}: no questions.jsonl there")
     if baseline is not None and not baseline.is_dir():
         _fail(f"--baseline {baseline}: not a folder")
     try:
@@ -186,6 +218,8 @@ def run_cmd(
                 rep = svc.ingest(coll, JsonlConnector(corpus).load(), progress=StageProgress(bar))
             console.print(f"ingested {rep.n_docs} documents" + (f", {len(rep.skipped)} skipped" if rep.skipped else ""))
             coll_id = {"corpus_sha256": file_sha256(corpus)}
+            if calibrate_on:
+                coll_id["calibration"] = _calibrate_from(svc, coll, calibrate_on)
         try:
             pipe = svc.pipeline(coll)
         except RAGError as e:
@@ -278,6 +312,7 @@ def convert_cmd(
     noise_rate: Annotated[Optional[float], typer.Option("--noise-rate", min=0.0, max=1.0, help="RGB: share of negative passages (1.0 = only negatives: abstain)")] = None,
     passages: Annotated[int, typer.Option("--passages", min=1, help="RGB: passages per question")] = 5,
     seed: Annotated[int, typer.Option("--seed", help="RGB: sampling seed")] = 0,
+    records: Annotated[Optional[str], typer.Option("--records", metavar="START:END", help="RGB: only records START..END-1 (disjoint calibration and test sets)")] = None,
     split: Annotated[str, typer.Option("--split", help="BEIR: qrels split")] = "test",
 ) -> None:
     """Convert a public data set into the eval format (corpus.jsonl + questions.jsonl)."""
@@ -285,8 +320,8 @@ def convert_cmd(
 
     if not src.exists():
         _fail(f"not found: {src}")
-    if fmt is not Format.rgb and noise_rate is not None:
-        _fail("--noise-rate applies to rgb only")
+    if fmt is not Format.rgb and (noise_rate is not None or records is not None):
+        _fail("--noise-rate and --records apply to rgb only")
     try:
         if fmt is Format.beir:
             counts = ds.convert_beir(src, dest, split=split)
@@ -295,7 +330,8 @@ def convert_cmd(
         elif fmt is Format.rgb:
             if noise_rate is None:
                 _fail("rgb needs --noise-rate (0.0 .. 1.0; 1.0 = only negative passages)")
-            counts = ds.convert_rgb(src, dest, noise_rate, passages_per_question=passages, seed=seed)
+            start, stop = _record_range(records)
+            counts = ds.convert_rgb(src, dest, noise_rate, passages_per_question=passages, seed=seed, start=start, stop=stop)
         elif fmt is Format.halueval:
             counts = ds.convert_halueval_qa(src, dest)
         else:
@@ -304,6 +340,19 @@ def convert_cmd(
         _fail(f"{src}: {e}")
     out.print(f"wrote {dest / 'corpus.jsonl'} and {dest / 'questions.jsonl'}: "
               + ", ".join(f"{k} {v}" for k, v in counts.items()), soft_wrap=True)
+
+
+def _record_range(spec: str | None) -> tuple[int, int | None]:
+    if not spec:
+        return 0, None
+    a, sep, b = spec.partition(":")
+    try:
+        start, stop = int(a or 0), (int(b) if b else None)
+    except ValueError:
+        _fail(f"--records {spec!r}: expected START:END, e.g. 0:50")
+    if not sep or start < 0 or (stop is not None and stop <= start):
+        _fail(f"--records {spec!r}: expected START:END with 0 <= START < END")
+    return start, stop
 
 
 def main() -> None:  # python -m eval.cli

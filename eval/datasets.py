@@ -576,8 +576,13 @@ def convert_rgb(
     noise_rate: float,
     passages_per_question: int = 5,
     seed: int = 0,
+    start: int = 0,
+    stop: int | None = None,
 ) -> dict[str, int]:
     """Convert an RGB benchmark JSONL file into the common format.
+
+    ``start``/``stop`` keep only records ``start .. stop-1`` (in file order), so
+    disjoint question sets can be made for calibration and evaluation.
 
     Every question gets its own passages as documents, ids
     ``f"rgb-{id}-pos-{i}"`` / ``f"rgb-{id}-neg-{i}"`` (``i`` = index in the
@@ -614,10 +619,14 @@ def convert_rgb(
         raise ValueError(f"noise_rate must be a number in [0, 1], got {noise_rate!r}")
     if passages_per_question < 1:
         raise ValueError("passages_per_question must be >= 1")
+    if start < 0 or (stop is not None and stop <= start):
+        raise ValueError(f"bad record range {start}:{stop}")
     path = Path(path)
     docs: list[dict[str, Any]] = []
     questions: list[Question] = []
-    for lineno, rec in _iter_json_lines(path):
+    for k, (lineno, rec) in enumerate(_iter_json_lines(path)):
+        if k < start or (stop is not None and k >= stop):
+            continue
         if "id" not in rec or not isinstance(rec.get("query"), str) or "answer" not in rec:
             raise ValueError(f"{path}:{lineno}: expected 'id', 'query' and 'answer'")
         rid = rec["id"]

@@ -250,6 +250,28 @@ def test_convert_rgb_negative_rejection(cli, tmp_path):
     assert r.exit_code == 2
 
 
+def test_calibrate_on_disjoint_questions(cli, tmp_path):
+    """--calibrate-on adds a calibration set's documents and fits the throwaway collection's abstention on it."""
+    rgb = FIX / "rgb_sample.jsonl"
+    for sub, noise, rng in (("pos", "0.4", "0:2"), ("neg", "1.0", "2:3")):
+        r = cli("eval", "convert", "rgb", rgb, tmp_path / sub, "--noise-rate", noise, "--records", rng)
+        assert r.exit_code == 0, r.output
+    r = cli("eval", "run", QUESTIONS, "--corpus", CORPUS, "--out", tmp_path / "run", "--limit", "3", "--no-ragas",
+            "--calibrate-on", tmp_path / "pos", "--calibrate-on", tmp_path / "neg")
+    assert r.exit_code == 0, r.output
+    assert "calibrated on 3 questions (2 answerable)" in r.output
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    cal = run["calibration"]
+    assert cal["questions"] == 3 and cal["answerable"] == 2 and "threshold" in cal["abstention"]
+    # both kinds of question are needed, and only a throwaway collection is calibrated here
+    r = cli("eval", "run", QUESTIONS, "--corpus", CORPUS, "--out", tmp_path / "r2", "--calibrate-on", tmp_path / "neg")
+    assert r.exit_code == 2 and "both answerable and unanswerable" in r.output
+    r = cli("eval", "run", QUESTIONS, "--collection", "x", "--calibrate-on", tmp_path / "neg")
+    assert r.exit_code == 2 and "rag calibrate" in r.output
+    r = cli("eval", "convert", "rgb", rgb, tmp_path / "bad", "--noise-rate", "0.4", "--records", "3:1")
+    assert r.exit_code == 2 and "START:END" in r.output
+
+
 def test_bad_invocations(cli, tmp_path):
     r = cli("eval", QUESTIONS, "--out", tmp_path / "x")
     assert r.exit_code == 2 and "exactly one of --collection and --corpus" in r.output

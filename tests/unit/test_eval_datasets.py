@@ -270,3 +270,12 @@ def test_convert_squad_real_cmrc2018(tmp_path: Path) -> None:
     assert q.answers == ["光荣和ω-force"]
     assert q.gold_doc_ids == ["DEV_0"]
     assert "光荣和ω-force" in docs["DEV_0"]["text"] and docs["DEV_0"]["title"] == "战国无双3"
+
+
+def test_convert_rgb_record_range_makes_disjoint_sets(tmp_path: Path) -> None:
+    convert_rgb(FIXTURES / "rgb_sample.jsonl", tmp_path / "a", noise_rate=0.4, start=0, stop=2)
+    convert_rgb(FIXTURES / "rgb_sample.jsonl", tmp_path / "b", noise_rate=1.0, start=2)
+    (_, qa), (_, qb) = _load(tmp_path / "a"), _load(tmp_path / "b")
+    assert sorted(qa) == ["rgb-0", "rgb-1"] and sorted(qb) == ["rgb-2"]
+    with pytest.raises(ValueError, match="range"):
+        convert_rgb(FIXTURES / "rgb_sample.jsonl", tmp_path / "c", noise_rate=0.4, start=2, stop=1)
