@@ -179,8 +179,8 @@ def ingest(
         by_doc: dict[str, list[Chunk]] = {}
         for c in chunks:
             by_doc.setdefault(c.doc_id, []).append(c)
-        all_docs = [d for d in new_docs] + [_doc_from_chunks(docs[k], v) for k, v in by_doc.items()
-                                              if k in docs and k not in incoming]
+        all_docs = list(new_docs) + [_doc_from_chunks(docs[k], v) for new_ids in [{d.id for d in new_docs}]
+                                     for k, v in by_doc.items() if k in docs and k not in new_ids]
         if progress:
             progress("quality", 0, 1)
         quality = quality_report(all_docs, chunks)

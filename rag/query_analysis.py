@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from typing import Any
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "expected_answer_type",
     "answer_has_type",
     "split_parts",
+    "strip_instructions",
     "is_table_question",
     "table_operation",
     "analyze_question",
@@ -87,6 +89,7 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN_RE.findall((text or "").lower())
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A crude, stable stem: strip a few English suffixes, keep at most 6 chars.
 
@@ -356,11 +359,13 @@ _YESNO_START = re.compile(
 )
 
 
-def expected_answer_type(question: str) -> str | None:
+def expected_answer_type(question: str, *, strict: bool = False) -> str | None:
     """The type of value the question asks for.
 
     Args:
         question: The user's question.
+        strict: Only trust a type cue in the question's first 60 characters
+            (a "whose" deep inside a quoted title does not make a person question).
 
     Returns:
         One of ``"date"``, ``"number"``, ``"person"``, ``"place"``,
@@ -385,7 +390,7 @@ def expected_answer_type(question: str) -> str | None:
         return best[1]
     if _YESNO_START.match(q) and not re.search(r"\bor\b", q, re.I):
         return "yesno"
-    return best[1] if best else None
+    return best[1] if best and not strict else None
 
 
 _MONTHS = (
@@ -514,12 +519,52 @@ def _enum_parts(question: str) -> list[str]:
     return []
 
 
+# An instruction about the answer itself ("Answer in one word.", "Present the answer as a
+# table ...", "Answer in JSON with the keys ...:"): an imperative verb first, a word about the
+# answer's shape after it. Such a sentence asks for a format, not for information.
+_INSTR_VERB = r"(?:please\s+)?(?:answer|reply|respond|present|format|return|output|write|express|keep|use|give\s+(?:the|your|an?)\s+answer)\b"
+_INSTR_WORDS = re.compile(
+    r"\b(?:answer|reply|response|words?|json|table|columns?|list|bullets?|yes|no|sentences?|format(?:ted)?|briefly|"
+    r"short|concise(?:ly)?|keys?|markdown)\b",
+    re.I,
+)
+_INSTR_SENTENCE = re.compile(r"^\s*" + _INSTR_VERB + r"[^?]*$", re.I)
+_INSTR_PREFIX = re.compile(r"^\s*(" + _INSTR_VERB + r"[^?:]*):\s+(?=\S)", re.I)
+
+
+def _is_instruction(sentence: str) -> bool:
+    return bool(_INSTR_SENTENCE.match(sentence)) and bool(_INSTR_WORDS.search(sentence))
+
+
+def strip_instructions(question: str) -> str:
+    """The question without sentences that only instruct the answer's format.
+
+    A leading ``"Answer in JSON with the keys ...: "`` clause and trailing
+    sentences such as ``"Answer in one word."`` are removed; a question that
+    is nothing but an instruction is returned unchanged.
+
+    Example:
+        >>> strip_instructions("Is the sign useful? Answer only with yes or no.")
+        'Is the sign useful?'
+    """
+    q = (question or "").strip()
+    m = _INSTR_PREFIX.match(q)
+    if m and _INSTR_WORDS.search(m.group(1)):
+        q = q[m.end():]
+    sentences = [s for s in re.split(r"(?<=[.?!])\s+", q) if s.strip()]
+    kept = [s for s in sentences if not _is_instruction(s)]
+    out = " ".join(kept).strip()
+    return out if kept and len(tokenize(out)) >= 2 else (question or "").strip()
+
+
 def split_parts(question: str) -> list[str]:
     """Split a multi-part question into its parts.
 
     Handles several question marks ("What is X? When did Y?"), an "and"
     joining two wh-clauses ("When was X founded and who founded it?") and
-    enumerations ("the price, weight and frame of X").
+    enumerations ("the price, weight and frame of X"). Sentences that only
+    instruct the answer's format ("Answer in one word.") are not parts
+    (see :func:`strip_instructions`).
 
     Args:
         question: The user's question.
@@ -531,6 +576,7 @@ def split_parts(question: str) -> list[str]:
     q = (question or "").strip()
     if not q:
         return []
+    q = strip_instructions(q)  # "Answer in one word." is a format request, not a part
     pieces = [p.strip() for p in re.split(r"(?<=\?)\s+", q) if p.strip()]
     pieces = [p for p in pieces if len(tokenize(p)) >= 2] or [q]
     parts: list[str] = []

@@ -156,3 +156,44 @@ def fmt(x: float | None, digits: int = 3) -> str:
 def short(text: str, n: int = 60) -> str:
     t = " ".join((text or "").split())
     return t if len(t) <= n else t[: n - 3] + "..."
+
+
+def _dense_score(hit: Hit) -> float | None:
+    s = hit.scores.get("dense")
+    return None if s is None else float(s)
+
+
+def relevant_quarantined(trace: Trace, default_k: int = 5) -> list[tuple[Hit, str, int | None]]:
+    """Quarantined chunks that would have reached the context had they not been quarantined.
+
+    A quarantined chunk counts when its first-stage (fused) rank is within the
+    context size plus the number of quarantined chunks ranked above it, and,
+    when dense scores are known, its dense score is at least the median
+    context chunk's (not merely the weakest one's: the weakest context chunk is
+    often a lexical-only filler, and an injected chunk that only shares a few
+    words with the question is no withheld evidence). Deeper or weaker injected
+    chunks would not have been read anyway, so they say nothing about this
+    question.
+
+    Returns:
+        ``(hit, reason, fused rank)`` in fused order.
+    """
+    if not trace.quarantined:
+        return []
+    k = len(trace.context) or default_k
+    ranked = sorted(
+        ((h, why, stage_rank(h, "fused", trace.fused)) for h, why in trace.quarantined),
+        key=lambda x: x[2] if x[2] is not None else 10**9,
+    )
+    ctx_dense = [d for d in (_dense_score(h) for h in trace.context) if d is not None]
+    bar = sorted(ctx_dense)[(len(ctx_dense) - 1) // 2] if ctx_dense else None  # the (lower) median
+    out = []
+    for above, (h, why, rank) in enumerate(ranked):
+        if rank is not None and rank > k + above:
+            continue
+        if bar is not None:
+            d = _dense_score(h)
+            if d is None or d < bar:
+                continue
+        out.append((h, why, rank))
+    return out

@@ -3,14 +3,25 @@
 Runtime signals: context chunks whose documents the ingestion report flagged
 (garbled, empty, truncated; ``DocRecord.issues``), an outdated version of a
 document (``DocRecord.version_of`` set: this doc is an older version of
-another), a chunk that is garbled itself, and duplicate or near-duplicate
-chunks inside the context.
+another), a garbled chunk, and duplicate or near-duplicate chunks inside the
+context.
+
+What ingestion already decided is read, not recomputed: a chunk's garble score
+is computed only when its document's record says some chunk of it is garbled
+(``"garbled_chunk"``), or when the trace carries no record for it. Document
+findings (truncated, empty, garbled document, duplicates, versions) count for
+the chunks the answer rests on: the cited chunks, or the top ``lead`` chunks
+when nothing is cited (an abstention); a chunk further down that the answer
+ignores did not degrade it; so do duplicate pairs (one of the two must be
+such a chunk). A garbled chunk counts anywhere in the context. A ``truncated`` document is
+reported on its last chunk only (the one that ends where the text was cut).
+Near-duplicates are found by comparing the few context chunks directly.
 """
 
 from __future__ import annotations
 
-from rag.diagnostics._common import BaseDetector, check_range, fmt
-from rag.quality import garble_score, near_duplicate_pairs
+from rag.diagnostics._common import BaseDetector, check_int, check_range, cited, fmt
+from rag.quality import garble_score, shingles
 from rag.types import FailureTag, Trace
 
 # Document-level findings that make any chunk of the document suspect. ("garbled_chunk"
@@ -18,14 +29,56 @@ from rag.types import FailureTag, Trace
 _ISSUE_CONF = {"garbled": 0.8, "empty": 0.7, "truncated": 0.6}
 
 
+def _near_duplicates(texts: list[tuple[str, str]], threshold: float) -> list[tuple[str, str, float]]:
+    """Pairs of context chunks that are identical or near-duplicates.
+
+    Similarity is the larger of the word 5-gram Jaccard and the containment of
+    the smaller chunk in the larger one (a chunk reprinted inside another,
+    with different chunk boundaries, is a near-duplicate too).
+    """
+    words = [t.lower().split() for _, t in texts]
+    norm = [" ".join(w) for w in words]
+    bags = [set(w) for w in words]
+    sh: dict[int, set[str]] = {}
+
+    def shingle_set(k: int) -> set[str]:
+        if k not in sh:
+            sh[k] = shingles(texts[k][1])
+        return sh[k]
+
+    out = []
+    for i in range(len(texts)):
+        for j in range(i + 1, len(texts)):
+            if norm[i] and norm[i] == norm[j]:
+                out.append((texts[i][0], texts[j][0], 1.0))
+                continue
+            small_bag = min(bags[i], bags[j], key=len)
+            if not small_bag or len(bags[i] & bags[j]) < 0.8 * len(small_bag):
+                continue  # cheap bound: near-duplicate 5-grams need near-identical vocabularies
+            a, b = shingle_set(i), shingle_set(j)
+            if not a or not b:
+                continue
+            small, large = (a, b) if len(a) <= len(b) else (b, a)
+            if len(small) < 0.2 * len(large) or len(small) < 5:
+                continue  # a short chunk inside a long one is a quotation, not a copy
+            inter = len(small & large)
+            sim = max(inter / (len(a) + len(b) - inter), inter / len(small))
+            if sim >= threshold:
+                out.append((texts[i][0], texts[j][0], min(round(sim, 4), 0.9999)))  # 1.0: identical texts only
+    return out
+
+
 class DataQualityDetector(BaseDetector):
     """Tags context built from flagged, garbled, outdated or duplicated data.
 
     Args:
-        near_dup_threshold: Jaccard (word 5-gram) above which two context
-            chunks are near-duplicates. Default 0.85.
+        near_dup_threshold: Similarity (word 5-gram Jaccard, or containment of
+            the smaller chunk) above which two context chunks are near-duplicates.
+            Default 0.85.
         garble_threshold: :func:`rag.quality.garble_score` at or above which a
             context chunk is garbled. Default 0.5.
+        lead: Without citations, document findings count for the top ``lead``
+            context chunks. Default 2.
     """
 
     mode = "data_quality"
@@ -33,24 +86,29 @@ class DataQualityDetector(BaseDetector):
         "fix the flagged source documents (re-extract garbled text, remove duplicates, keep only the current version)"
     )
 
-    def __init__(self, near_dup_threshold: float = 0.85, garble_threshold: float = 0.5) -> None:
+    def __init__(self, near_dup_threshold: float = 0.85, garble_threshold: float = 0.5, lead: int = 2) -> None:
         super().__init__()
         self.near_dup_threshold = check_range("near_dup_threshold", near_dup_threshold, 0.01, 1.0)
         self.garble_threshold = check_range("garble_threshold", garble_threshold, 0.01, 1.0)
+        self.lead = check_int("lead", lead)
 
     def detect(self, trace: Trace) -> list[FailureTag]:
         if not trace.context:
             return []
         findings: list[tuple[float, str]] = []
         ctx_docs = {h.chunk.doc_id for h in trace.context}
+        cites = {i for i in cited(trace) if 0 < i <= len(trace.context)}
+        used = cites or set(range(1, min(self.lead, len(trace.context)) + 1))
         seen_docs: set[str] = set()
         for i, hit in enumerate(trace.context, 1):
             doc = hit.chunk.doc_id
             rec = trace.doc_records.get(doc)
-            if rec is not None and doc not in seen_docs:
+            if i in used and rec is not None and doc not in seen_docs:
                 seen_docs.add(doc)
                 for issue in rec.issues:
                     kind, _, other = issue.partition(":")
+                    if kind == "truncated" and rec.n_chunks and hit.chunk.position < rec.n_chunks - 1:
+                        continue  # the cut is at the end of the document, not in this chunk
                     if kind in _ISSUE_CONF:
                         findings.append(
                             (
@@ -72,14 +130,16 @@ class DataQualityDetector(BaseDetector):
             chunk_issues = hit.chunk.metadata.get("issues") or []
             if "garbled" in chunk_issues:
                 findings.append((0.75, f"context [{i}] {hit.chunk.id} flagged garbled at ingestion"))
-            else:
+            elif rec is None or "garbled_chunk" in rec.issues:
                 score = garble_score(hit.chunk.text)
                 if score >= self.garble_threshold:
                     findings.append((0.75, f"context [{i}] {hit.chunk.id} is garbled (garble score {fmt(score, 2)})"))
         pos = {h.chunk.id: i for i, h in enumerate(trace.context, 1)}
-        pairs = near_duplicate_pairs([(h.chunk.id, h.chunk.text) for h in trace.context], self.near_dup_threshold)
+        pairs = _near_duplicates([(h.chunk.id, h.chunk.text) for h in trace.context], self.near_dup_threshold)
         for a, b, sim in pairs:
-            what = "identical" if sim >= 1.0 else f"near-duplicates (Jaccard {fmt(sim, 2)})"
+            if pos[a] not in used and pos[b] not in used:
+                continue  # two copies of a passage the answer does not rest on
+            what = "identical" if sim >= 1.0 else f"near-duplicates (similarity {fmt(sim, 2)})"
             findings.append((0.7, f"context [{pos[a]}] {a} and [{pos[b]}] {b} are {what}"))
         if not findings:
             return []

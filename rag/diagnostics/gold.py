@@ -9,7 +9,12 @@ is, so some failure modes can be decided exactly instead of guessed:
   -> ``ranking_consolidation``;
 * it was in the context but the response lacks the gold answer -> ``not_extracted``;
 * the question is unanswerable (no gold) -> ``missing_content``: a failure if
-  the system answered, a correct abstention (still tagged) if it abstained;
+  the system answered, a correct abstention (still tagged) if it abstained
+  (not for injected queries, whose refusal is a ``security`` matter);
+* the gold answer comes from a table and the response lacks it -> ``structured_data``;
+* a gold chunk was quarantined, or the case is a labelled injection case ->
+  ``security`` (the gold document carries the attack: where it ranked is not a
+  retrieval failure);
 * several answers are all required and only some are given -> ``incomplete``;
 * the gold answer is buried in a much longer response -> ``incorrect_specificity``;
 * a labelled injection case that was not caught -> ``security``.
@@ -33,7 +38,8 @@ _STAGES = ("dense", "lexical", "fused", "reranked", "context", "dropped")
 
 def _norm(text: str) -> str:
     t = unicodedata.normalize("NFKC", text or "").lower()
-    t = re.sub(r"[^\w\s%£$€.,:-]|(?<!\d)[.,:](?!\d)", " ", t)
+    # keep "7.4", "24,500" and "4:30" whole; drop sentence punctuation, also after a number ("1871.")
+    t = re.sub(r"[^\w\s%£$€.,:-]|(?<!\d)[.,:]|[.,:](?!\d)", " ", t)
     t = re.sub(r"\b(?:a|an|the)\b", " ", t)
     return " " + " ".join(t.split()) + " "
 
@@ -100,9 +106,10 @@ def gold_findings(
         answers: Gold answers. By default they are alternatives (any one is
             correct); with ``all_answers_required`` every one must appear.
         all_answers_required: Treat ``answers`` as parts of one answer.
-        injection_expected: True for a labelled injection case; tagged
-            ``security`` when the pipeline neither quarantined a chunk nor
-            flagged the query.
+        injection_expected: True for a labelled injection case: tagged
+            ``security`` (caught or not); its gold document is the attack
+            carrier, so its ranks imply no retrieval or extraction tag. A gold
+            chunk the pipeline quarantined is treated the same way.
         buried_ratio: The response is "too detailed" when it contains the gold
             answer, is longer than ``buried_ratio`` times the gold answer and
             has more than ``buried_min_words`` words.
@@ -140,8 +147,17 @@ def gold_findings(
         "correct_abstention": (not answerable and did_abstain),
     }
     tags: list[FailureTag] = []
+    quarantined = [(h, why) for h, why in trace.quarantined if h.chunk.doc_id in gold]
+    gold_kinds = {h.chunk.kind for hits in lists.values() for h in hits if h.chunk.doc_id in gold}
+    gold_kinds |= {h.chunk.kind for h, _ in quarantined}
+    injected_query = bool(trace.query_flags.get("injection"))
+    # A labelled injection case (or a quarantined gold chunk): the gold document is the attack
+    # carrier, so whether it reached the context is judged as security, not as retrieval.
+    security_case = bool(injection_expected) or bool(quarantined)
 
-    if not answerable:
+    if not answerable and injected_query:
+        pass  # an injected query was refused: a security finding (below), not missing content
+    elif not answerable:
         if did_abstain:
             tags.append(
                 FailureTag(
@@ -160,6 +176,8 @@ def gold_findings(
                     "abstain when no candidate clears the calibrated threshold",
                 )
             )
+    elif gold and security_case:
+        pass
     elif gold:
         in_context = [d for d in gold_doc_ids if per_doc[d]["context"]]
         if not in_context:
@@ -209,6 +227,26 @@ def gold_findings(
             )
         )
 
+    if answers and not found and not undecided and "table" in gold_kinds and not security_case:
+        what = "abstained" if did_abstain else "the response lacks it"
+        tags.append(
+            FailureTag(
+                "structured_data",
+                1.0,
+                f"the gold answer ({answers[0]!r}) comes from a table and {what}",
+                "table-aware chunking, cell lookup and simple aggregation over the retrieved table",
+            )
+        )
+    if quarantined and not injection_expected:
+        h, why = quarantined[0]
+        tags.append(
+            FailureTag(
+                "security",
+                1.0,
+                f"gold chunk {h.chunk.id} was quarantined ({why})",
+                "review the quarantined document; never follow instructions found in documents",
+            )
+        )
     if answers and all_answers_required and found and len(found) < len(answers):
         missing = [a for a in answers if a not in found]
         tags.append(

@@ -75,6 +75,8 @@ class MissedTopRankedDetector(BaseDetector):
         self.lexical_coverage = check_range("lexical_coverage", lexical_coverage, 0.0, 1.0)
 
     def detect(self, trace: Trace) -> list[FailureTag]:
+        if trace.query_flags.get("injection"):
+            return []  # a refused query: its retrieval was never used
         findings: list[tuple[float, str]] = []
         ctx_ids = {h.chunk.id for h in trace.context}
         ctx_docs = {h.chunk.doc_id for h in trace.context}

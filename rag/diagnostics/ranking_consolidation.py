@@ -1,7 +1,8 @@
 """``ranking_consolidation``: ordering and integrating retrieved chunks (FP3).
 
 Runtime signals: relevant chunks were cut when the context was assembled
-(``trace.dropped``) while weaker ones were kept, or a top-ranked chunk was cut
+(``trace.dropped``, older versions left out for their current version aside)
+while weaker ones were kept, or a top-ranked chunk was cut
 and the answer is weak; the answer cites an older version of a document while
 the current version is in the context (``DocRecord.version_of``); context
 chunks from different documents disagree on the number the question asks for.
@@ -29,6 +30,7 @@ from rag.types import FailureTag, Trace
 
 _QUANTITY = re.compile(r"(?P<pre>[£$€¥])?\s?(?P<num>\d+(?:[.,]\d+)*)\s?(?P<unit>%|[a-zA-Z]{1,12}\b)?")
 _SENT = re.compile(r"(?<=[.!?])\s+|\n+")
+_DIGIT = re.compile(r"\d")
 _UNIT_STOP = {
     "and",
     "or",
@@ -59,9 +61,10 @@ def _quantities(sentence: str) -> set[tuple[str, float]]:
             value = float(num)
         except ValueError:
             continue
-        unit = (m.group("pre") or "") + ((m.group("unit") or "").lower())
-        if not m.group("pre") and (not m.group("unit") or unit in _UNIT_STOP):
+        pre, word = m.group("pre"), (m.group("unit") or "").lower()
+        if not pre and (not word or word in _UNIT_STOP):
             continue  # bare numbers (years, counts without unit) are too ambiguous
+        unit = pre if pre else word  # "£110 for 2024" is in £, not in "£for"
         out.add((unit, value))
     return out
 
@@ -106,8 +109,9 @@ class RankingConsolidationDetector(BaseDetector):
     def _dropped(self, trace: Trace) -> list[tuple[float, str]]:
         if not trace.dropped or not trace.context:
             return []
-        ctx_sh = [shingles(h.chunk.text) for h in trace.context]
+        ctx_sh: list[set[str]] | None = None  # computed only when a cut chunk would be reported
         ctx_ids = {h.chunk.id for h in trace.context}
+        ctx_docs = {h.chunk.doc_id for h in trace.context}
         weakest = min(trace.context, key=stage_score)
         best = max_support(trace)
         if not abstained(trace) and best is not None and best >= self.strong_support:
@@ -117,12 +121,20 @@ class RankingConsolidationDetector(BaseDetector):
         for hit in trace.dropped:
             if hit.chunk.id in ctx_ids:
                 continue
+            rec = trace.doc_records.get(hit.chunk.doc_id)
+            if rec is not None and rec.version_of in ctx_docs:
+                continue  # an older version left out for its current version: consolidation done right
+            score = stage_score(hit)
+            rank = hit.ranks.get("rerank") or rank_of(trace.reranked, hit.chunk.id)
+            stronger = score > stage_score(weakest)
+            if not stronger and not (rank is not None and rank <= self.top_rank and weak_answer):
+                continue
+            if ctx_sh is None:
+                ctx_sh = [shingles(h.chunk.text) for h in trace.context]
             sh = shingles(hit.chunk.text)
             if any(jaccard(sh, c) >= self.dedup_threshold for c in ctx_sh):
                 continue  # removed as a duplicate of a chunk that is in the context
-            score = stage_score(hit)
-            rank = hit.ranks.get("rerank") or rank_of(trace.reranked, hit.chunk.id)
-            if score > stage_score(weakest):
+            if stronger:
                 out.append(
                     (
                         0.7,
@@ -130,7 +142,7 @@ class RankingConsolidationDetector(BaseDetector):
                         f"{weakest.chunk.id} (score {fmt(stage_score(weakest))}) was kept",
                     )
                 )
-            elif rank is not None and rank <= self.top_rank and weak_answer:
+            else:
                 out.append(
                     (
                         0.55,
@@ -171,12 +183,26 @@ class RankingConsolidationDetector(BaseDetector):
         if len(q_terms) < 2 or len(trace.context) < 2:
             return []
         by_unit: dict[str, dict[float, tuple[int, str]]] = defaultdict(dict)
+        need = self.conflict_overlap * len(q_terms)
+
+        def may_overlap(text: str) -> bool:
+            # every stem is a prefix of its word, so a term missing as a substring is missing as a term
+            low = text.lower()
+            return sum(t in low for t in q_terms) >= need
+
         for i, hit in enumerate(trace.context, 1):
+            if not _DIGIT.search(hit.chunk.text) or not may_overlap(hit.chunk.text):
+                continue  # no number, or too few of the question's words: no disagreement on the asked value
             for sent in _SENT.split(hit.chunk.text):
+                if not _DIGIT.search(sent) or not may_overlap(sent):
+                    continue
+                quantities = _quantities(sent)
+                if not quantities:
+                    continue
                 terms = content_terms(sent)
                 if len(q_terms & terms) / len(q_terms) < self.conflict_overlap:
                     continue
-                for unit, value in _quantities(sent):
+                for unit, value in quantities:
                     by_unit[unit].setdefault(value, (i, hit.chunk.doc_id))
         for unit, values in by_unit.items():
             docs = {doc for _, doc in values.values()}

@@ -6,6 +6,9 @@ Runtime signals, all requiring table chunks in the context (``Chunk.kind == "tab
   value the answer lacks, or answers although the generator abstained;
 * the question asks for a total / average over a table whose headers it names
   and the answer holds no value of the table;
+* a table chunk leads the context (rank 1 and sharing words with the question,
+  or rank 2 for a question that targets tabular data) and the answer (or
+  abstention) holds no value of it;
 * a table was split across chunks and only some parts reached the context
   (``chunk.metadata["table_part"]`` / ``["table_parts"]``), or a part lacks
   its header row.
@@ -20,7 +23,7 @@ import re
 from collections import defaultdict
 
 from rag.diagnostics._common import BaseDetector, abstained, answer_text, short
-from rag.query_analysis import content_terms, table_operation
+from rag.query_analysis import content_terms, is_table_question, table_operation
 from rag.tables import parse_markdown_table, parse_number, table_answer, table_values
 from rag.types import FailureTag, Hit, Trace
 
@@ -46,12 +49,31 @@ def _lacks_header(text: str) -> bool:
     return numeric >= max(1, len(header) // 2)
 
 
+def _names_headers(q_terms: set[str], table_text: str) -> bool:
+    parsed = parse_markdown_table(table_text)
+    return bool(parsed and q_terms & content_terms(" ".join(parsed[0])))
+
+
+def _has_table_value(answer: str, table_text: str) -> bool:
+    """Whether ``answer`` quotes a cell of the table (a word cell, or one of its numbers)."""
+    low = answer.lower()
+    values = table_values(table_text)
+    if any(len(v) > 2 and parse_number(v) is None and v.lower() in low for v in values):
+        return True
+    ans_nums = _numbers(answer)
+    return bool(ans_nums and ans_nums & set().union(*(_numbers(v) for v in values)))
+
+
 class StructuredDataDetector(BaseDetector):
     """Tags table questions answered without the table's value, and split tables.
 
     Args:
         check_split: Tag tables split across chunks with parts missing from the
-            context (aggregation questions) or parts without a header. Default True.
+            context (aggregation questions) or parts without a header, for tables
+            that lead the context or whose headers the question names. Default True.
+        lead_rank: A table chunk at context rank 1, or up to this rank for a
+            question that targets tabular data, must see one of its values in the
+            answer. Default 2.
     """
 
     mode = "structured_data"
@@ -59,11 +81,14 @@ class StructuredDataDetector(BaseDetector):
         "keep table rows and headers together when chunking, and answer table questions with cell lookup / aggregation"
     )
 
-    def __init__(self, check_split: bool = True) -> None:
+    def __init__(self, check_split: bool = True, lead_rank: int = 2) -> None:
         super().__init__()
         if not isinstance(check_split, bool):
             raise ValueError(f"check_split must be a bool, but got {check_split!r}")
         self.check_split = check_split
+        if isinstance(lead_rank, bool) or not isinstance(lead_rank, int) or lead_rank < 1:
+            raise ValueError(f"lead_rank must be an integer >= 1, but got {lead_rank!r}")
+        self.lead_rank = lead_rank
 
     def detect(self, trace: Trace) -> list[FailureTag]:
         tables = [(i, h) for i, h in enumerate(trace.context, 1) if h.chunk.kind == "table"]
@@ -71,15 +96,34 @@ class StructuredDataDetector(BaseDetector):
             return []
         findings: list[tuple[float, str]] = []
         op = table_operation(trace.question)
+        flags = trace.query_flags
+        table_q = bool(flags["table_question"]) if "table_question" in flags else is_table_question(trace.question)
+        q_terms = content_terms(trace.question)
         if self.check_split:
-            findings += self._split_findings(tables, op)
+            relevant = [(i, h) for i, h in tables if i <= self.lead_rank or _names_headers(q_terms, h.chunk.text)]
+            findings += self._split_findings(relevant, op)
         used_reader = bool(trace.generation is not None and trace.generation.meta.get("table_answer"))
         if not used_reader:
             findings += self._answer_findings(trace, tables, op)
+            if not findings:
+                findings += self._lead_table(trace, tables, table_q)
         if not findings:
             return []
         findings.sort(key=lambda f: -f[0])
         return [self.tag(findings[0][0], [f for _, f in findings])]
+
+    def _lead_table(self, trace: Trace, tables: list[tuple[int, Hit]], table_q: bool) -> list[tuple[float, str]]:
+        """A table leads the context but the answer holds none of its values."""
+        i, hit = tables[0]
+        if i > self.lead_rank or (i > 1 and not table_q):
+            return []
+        if not table_q and not content_terms(trace.question) & content_terms(hit.chunk.text):
+            return []  # a table that happens to lead the context but shares no word with the question
+        what = "the system abstained" if abstained(trace) else "the answer holds none of its values"
+        if not abstained(trace) and _has_table_value(answer_text(trace), hit.chunk.text):
+            return []
+        q = "a table question; " if table_q else ""
+        return [(0.6, f"{q}table chunk {hit.chunk.id} is at context rank {i} but {what}")]
 
     def _split_findings(self, tables: list[tuple[int, Hit]], op: str | None) -> list[tuple[float, str]]:
         out: list[tuple[float, str]] = []

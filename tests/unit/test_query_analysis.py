@@ -157,3 +157,15 @@ def test_helpers():
     assert content_terms("The weights of the bikes") == content_terms("weight bike")
     flags = analyze_question("List three reasons, in a table.")
     assert flags["format"] == {"format": "table"} and set(flags) >= {"answer_type", "parts", "table_question"}
+
+
+def test_split_parts_drops_format_instructions():
+    from rag.query_analysis import strip_instructions
+
+    assert split_parts("Is the Hawkins sign useful? Answer in one word.") == ["Is the Hawkins sign useful?"]
+    assert split_parts("Is it safe? Present the answer as a table with the columns finding and value.") == [
+        "Is it safe?"
+    ]
+    assert strip_instructions('Answer in JSON with the keys "answer" and "evidence": Is it safe?') == "Is it safe?"
+    assert strip_instructions("Answer in one word.") == "Answer in one word."  # nothing else to keep
+    assert split_parts("What is the warranty? How do I claim it?") == ["What is the warranty?", "How do I claim it?"]
