@@ -36,7 +36,9 @@ def main() -> None:
     from rag.service import RAGService, ServiceConfig
 
     folder = DATASETS / "converted" / args.dataset
-    docs = list(JsonlConnector(folder / "corpus.jsonl").load())
+    from rag.types import Document
+
+    docs = [d for d in JsonlConnector(folder / "corpus.jsonl").load() if isinstance(d, Document)]
     rng = random.Random(args.seed)
     withheld = set(rng.sample([d.id for d in docs], int(len(docs) * args.withhold)))
     qs = load_labelled(folder / "questions.jsonl")
