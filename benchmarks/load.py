@@ -18,7 +18,12 @@ The documents ingested during the run are removed again at the start of the
 next run, so the collection is reused as built. ``--profile N`` instead answers
 N questions in-process under cProfile and prints where the time goes.
 
-    python benchmarks/load.py [--clients 32] [--duration 60] [--chunks 10000] [--data-dir DIR]
+    python benchmarks/load.py [--clients 32] [--duration 60] [--chunks 10000] [--data-dir DIR] [--variants both]
+
+Both variants run by default, one after the other on the same collection and
+the same live documents: the server with micro-batched questions
+(``RAG_QUERY_BATCH=32``) and the one-by-one server a user would otherwise run
+(``RAG_QUERY_BATCH=0``); the ratio of the two is printed and written.
     python benchmarks/load.py --profile 200
 """
 
@@ -321,6 +326,8 @@ def main() -> None:
     ap.add_argument("--query-concurrency", type=int, default=0, help="server worker threads for questions (0 = CPUs)")
     ap.add_argument("--profile", type=int, default=0, metavar="N", help="profile N in-process questions instead")
     ap.add_argument("--out", default="load.json")
+    ap.add_argument("--variants", default="both", choices=["both", "batched", "one"],
+                    help="servers to measure: batched questions, one by one (the baseline), or both")
     args = ap.parse_args()
     for name in ("clients", "duration", "chunks", "ingest_batch", "max_requests"):
         if getattr(args, name) <= 0:
@@ -333,12 +340,54 @@ def main() -> None:
                    {"collection": collection, "profile": profile(args, args.profile)})
         return
     qs = questions()
+    variants = {"batched (RAG_QUERY_BATCH=32)": {"RAG_QUERY_BATCH": "32"},
+                "one by one (RAG_QUERY_BATCH=0)": {"RAG_QUERY_BATCH": "0"}}
+    if args.variants != "both":
+        variants = {k: v for k, v in variants.items() if k.startswith(args.variants)}
+    results, rows, stage_rows = {}, [], []
+    for name, env in variants.items():
+        if results:  # every variant ingests the same live documents into the same collection
+            _remove_live(args)
+        res, startup = run_variant(args, qs, live_docs, env)
+        results[name] = {"startup_s": round(startup, 1), "env": env, "result": res}
+        lat = res["latency_ms"]
+        rows.append({"server": name, "clients": args.clients, "duration s": res["wall_s"], "chunks": collection["chunks"],
+                     "requests": res["requests"], "req/s": res["throughput_rps"], "p50 ms": lat["p50"],
+                     "p95 ms": lat["p95"], "p99 ms": lat["p99"], "errors": sum(res["errors"].values()),
+                     "ingested docs": f"{res['ingest']['documents']} in {res['ingest']['batches']} batches"})
+        stage_rows += [{"server": name, "stage": k, **v} for k, v in res["server_stage_ms"].items()]
+        if res["errors"]:
+            console.print(f"[red]errors ({name}):[/] {res['errors']}")
+    print_table("load: POST /v1/chat while ingesting", rows, list(rows[0]))
+    print_table("server-side stage times (ms, from timings_ms)", stage_rows, ["server", "stage", "mean", "p50", "p95"])
+    ratios = {}
+    if len(rows) == 2:
+        a, b = rows
+        ratios = {"throughput": round(a["req/s"] / max(b["req/s"], 1e-9), 2),
+                  "p95": round(a["p95 ms"] / max(b["p95 ms"], 1e-9), 3)}
+        console.print(f"batched / one by one: throughput x{ratios['throughput']}, p95 x{ratios['p95']}")
+    write_json(args.out, {"config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+                          "collection": collection, "variants": results, "ratios_batched_vs_one_by_one": ratios,
+                          "target": {"p95_ms": 300, "errors": 0}})
+
+
+def _remove_live(args) -> None:
+    from rag.cli import make_service
+
+    svc = make_service(settings(args))
+    live = [d for d in svc.store.manifest(COLLECTION)["docs"] if d.startswith(LIVE_PREFIX)]
+    if live:
+        svc.ingest(COLLECTION, [], delete_ids=live)
+    svc.close()
+
+
+def run_variant(args, qs: list[str], live_docs: list, env: dict[str, str]) -> tuple[dict, float]:
     port = free_port()
     log_path = args.data_dir / "server.log"
-    extra = {"RAG_CHUNK_TOKENS": str(args.chunk_tokens), "RAG_CHUNK_OVERLAP": str(args.chunk_overlap)}
+    extra = {"RAG_CHUNK_TOKENS": str(args.chunk_tokens), "RAG_CHUNK_OVERLAP": str(args.chunk_overlap), **env}
     if args.query_concurrency:
         extra["RAG_QUERY_CONCURRENCY"] = str(args.query_concurrency)
-    console.print(f"starting uvicorn on 127.0.0.1:{port} (log: {log_path}) ...")
+    console.print(f"starting uvicorn on 127.0.0.1:{port} with {env} (log: {log_path}) ...")
     t0 = time.perf_counter()
     proc = start_server(args.data_dir, port, log_path, extra)
     startup = time.perf_counter() - t0
@@ -352,20 +401,7 @@ def main() -> None:
             proc.wait(20)
         except subprocess.TimeoutExpired:
             proc.kill()
-    lat = res["latency_ms"]
-    row = {"clients": args.clients, "duration s": res["wall_s"], "chunks": collection["chunks"], "requests": res["requests"],
-           "req/s": res["throughput_rps"], "p50 ms": lat["p50"], "p95 ms": lat["p95"], "p99 ms": lat["p99"],
-           "errors": sum(res["errors"].values()),
-           "ingested docs": f"{res['ingest']['documents']} in {res['ingest']['batches']} batches"}
-    print_table("load: POST /v1/chat while ingesting", [row], list(row))
-    stage_rows = [{"stage": k, **v} for k, v in res["server_stage_ms"].items()]
-    print_table("server-side stage times (ms, from timings_ms)", stage_rows, ["stage", "mean", "p50", "p95"])
-    if res["errors"]:
-        console.print(f"[red]errors:[/] {res['errors']}")
-    write_json(args.out, {"config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-                          "collection": collection, "startup_s": round(startup, 1), "result": res,
-                          "target": {"p95_ms": 300, "errors": 0}})
-
+    return res, startup
 
 if __name__ == "__main__":
     main()

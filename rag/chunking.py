@@ -87,7 +87,7 @@ class DocumentChunker:
 
     def __init__(
         self,
-        chunk_tokens: int = 200,
+        chunk_tokens: int = 256,
         overlap_tokens: int = 30,
         tokenize: Tokenize | None = None,
         max_table_tokens: int | None = None,

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     selfcheck_samples: int = Field(0, description="SelfCheckGPT samples (0 = off)")
 
     # chunking and retrieval
-    chunk_tokens: int = 200
+    chunk_tokens: int = 256
     chunk_overlap: int = 30
     max_file_mb: float = 20.0
     top_k: int = 5

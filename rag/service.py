@@ -41,7 +41,7 @@ class ServiceConfig:
     device: str = "auto"
     generator: str = "extractive"
     llm: dict[str, Any] = field(default_factory=dict)
-    chunk_tokens: int = 200
+    chunk_tokens: int = 256
     chunk_overlap: int = 30
     max_file_mb: float = 20.0
     top_k: int = 5
