@@ -1,7 +1,7 @@
 """How long `rag eval` takes: 1,000 questions on a 10,000-chunk collection, extractive generator.
 
 The collection is PubMedQA's and Cranfield's corpora together, chunked small
-(48 tokens, 8 overlap) so they make over 10,000 chunks. The questions are all
+(72 tokens, 12 overlap) so they make over 10,000 chunks. The questions are all
 225 Cranfield queries and the first 775 PubMedQA questions. The collection is
 built first (not timed as part of the eval); then the real command runs in a
 subprocess and its wall-clock time is what counts (imports, model load,
@@ -13,7 +13,7 @@ and CPU seconds / 2 is what the run would take with both cores to itself:
 
 Target: under 5 minutes on the 2-core development machine.
 
-    python benchmarks/eval_speed.py [--questions 1000] [--chunk-tokens 48] [--keep DIR]
+    python benchmarks/eval_speed.py [--questions 1000] [--chunk-tokens 72] [--keep DIR]
     python benchmarks/eval_speed.py --questions 20 --docs 50 --min-chunks 0   # smoke run
 """
 
@@ -50,8 +50,8 @@ def build(data_dir: Path, chunk_tokens: int, overlap: int, corpus: Path) -> dict
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--questions", type=int, default=1000)
-    ap.add_argument("--chunk-tokens", type=int, default=48)
-    ap.add_argument("--chunk-overlap", type=int, default=8)
+    ap.add_argument("--chunk-tokens", type=int, default=72)
+    ap.add_argument("--chunk-overlap", type=int, default=12)
     ap.add_argument("--min-chunks", type=int, default=10_000)
     ap.add_argument("--docs", type=int, default=0, help="smoke runs: only the first N documents of each corpus")
     ap.add_argument("--keep", type=Path, help="keep the run folder here (default: a temp folder, removed)")
@@ -64,10 +64,10 @@ def main() -> None:
         corpus = work / "corpus.jsonl"
         with corpus.open("w", encoding="utf-8") as f:
             for name in ("pubmedqa", "cranfield"):
-                lines = [x for x in (conv / name / "corpus.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
+                lines = [x for x in (conv / name / "corpus.jsonl").read_text(encoding="utf-8").split("\n") if x.strip()]
                 f.write("\n".join(lines[: args.docs or None]) + "\n")
-        cran = [x for x in (conv / "cranfield" / "questions.jsonl").read_text().splitlines() if x.strip()]
-        pub = [x for x in (conv / "pubmedqa" / "questions.jsonl").read_text().splitlines() if x.strip()]
+        cran = [x for x in (conv / "cranfield" / "questions.jsonl").read_text(encoding="utf-8").split("\n") if x.strip()]
+        pub = [x for x in (conv / "pubmedqa" / "questions.jsonl").read_text(encoding="utf-8").split("\n") if x.strip()]
         qs = (cran + pub)[: args.questions]
         qfile = work / "questions.jsonl"
         qfile.write_text("\n".join(qs) + "\n", encoding="utf-8")
