@@ -128,7 +128,10 @@ class ExtractiveGenerator:
 
         qwords = content_words(question)
         atype = expected_answer_type(question)
-        items = [(ci, si, s, vecs[si] @ query_vec, content_words(s))
+        # every sentence of a passage is about the passage's subject: its title's words count as present in
+        # each one, so "The course record was set by X" is not outranked by the one sentence naming the subject
+        titles = [content_words(h.chunk.title or "") for h in context]
+        items = [(ci, si, s, vecs[si] @ query_vec, content_words(s) | titles[ci - 1])
                  for ci, (sents, vecs) in enumerate(self.cache.get(context, sentences), 1) for si, s in enumerate(sents)]
         # IDF over the context's own sentences: words every passage repeats (the product
         # name, the company) say little about which sentence answers
