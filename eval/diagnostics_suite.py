@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag.diagnostics.gold import gold_findings
+from rag.diagnostics.gold import gold_findings, refuted_by_gold
 from rag.labels import LabelledQuestion
 from rag.types import FAILURE_MODES, Document
 
@@ -1089,7 +1089,8 @@ class CaseResult:
 
     @property
     def predicted(self) -> frozenset[str]:
-        return self.runtime | self.gold
+        """Runtime tags the gold labels do not refute, plus the gold-side findings."""
+        return frozenset(m for m in self.runtime if not refuted_by_gold(m, self.gold_facts)) | self.gold
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.case.id, "family": self.case.family, "question": self.case.question,
@@ -1103,14 +1104,24 @@ def label_from_gold(case: Case, facts: dict[str, Any]) -> frozenset[str]:
 
     * ``retrieval``: no gold document in the context and none among the
       reranked candidates -> ``missed_top_ranked``; among them but cut from
-      the context -> ``ranking_consolidation`` (FAILURE_MODES, eval column).
+      the context -> ``ranking_consolidation`` (FAILURE_MODES, eval column);
+      in the context but the system abstained -> ``not_extracted``.
     * ``table``: the gold answer is missing from the response -> ``structured_data``,
       plus ``not_extracted`` when the gold table was in the context.
+    * any other case: its declared modes, plus ``not_extracted`` when a gold
+      document was in the context and the system abstained.
     """
     ranks = facts.get("gold_ranks", {})
+    # Whatever a case was built to show: gold in the context and the system saying
+    # "not in the knowledge base" is a not_extracted failure (FAILURE_MODES, eval column).
+    abstained_on_gold = bool(facts.get("abstained")) and any(r.get("context") for r in ranks.values()) \
+        and not case.injection_expected
+    if case.oracle is None and abstained_on_gold:
+        return case.expected | {"not_extracted"}
     if case.oracle == "retrieval":
         if any(r.get("context") for r in ranks.values()):
-            return frozenset()
+            # in the context, yet the system said "not in the knowledge base"
+            return frozenset({"not_extracted"}) if facts.get("abstained") else frozenset()
         if any(r.get("reranked") or r.get("dropped") for r in ranks.values()):
             return frozenset({"ranking_consolidation"})
         return frozenset({"missed_top_ranked"})

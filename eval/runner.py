@@ -218,6 +218,12 @@ def make_record(q: Question, trace: Any, *, gold_fn: Callable | None = None, ses
             kw["injection_expected"] = "security" in q.expected_modes
         try:
             findings, gtags = gold_fn(trace, list(gold), list(q.answers), **kw)
+            if isinstance(findings, dict):
+                from rag.diagnostics.gold import refuted_by_gold
+
+                for t in tags:  # e.g. missing_content on a question the gold labels answer
+                    if t.get("mode") and refuted_by_gold(t["mode"], findings):
+                        t["refuted_by_gold"] = True
             tags += _tag_dicts(gtags, "gold")
             if isinstance(findings, dict):
                 per_doc = findings.get("gold_ranks") or {}
@@ -227,7 +233,7 @@ def make_record(q: Question, trace: Any, *, gold_fn: Callable | None = None, ses
             log.warning("gold_findings failed on %s: %s", q.id, e)
             tags.append({"mode": None, "source": "gold", "error": f"{type(e).__name__}: {e}"})
     tags = [t for t in tags if t.get("mode")] + [t for t in tags if not t.get("mode")]
-    modes = sorted({t["mode"] for t in tags if t.get("mode")})
+    modes = sorted({t["mode"] for t in tags if t.get("mode") and not t.get("refuted_by_gold")})
 
     dense_top = trace.dense[0].scores.get("dense", trace.dense[0].score) if trace.dense else None
     lex_top = trace.lexical[0].scores.get("lexical", trace.lexical[0].score) if trace.lexical else None

@@ -152,7 +152,7 @@ def is_truncated(text: str, *, min_chars: int = 500, very_short: int = 40) -> st
     last = s.splitlines()[-1].strip()
     if re.match(r"^(?:\||#{1,6}\s|[-*•+]\s|\d{1,3}[.)]\s|```|<|https?://)", last) or last.endswith("|"):
         return None
-    if len(s) >= 200 and _DANGLING.search(last) and len(last.split()) >= 4:
+    if len(s) >= 80 and _DANGLING.search(last) and len(last.split()) >= 4:
         return f"ends mid-sentence: '...{last[-30:]}'"
     if len(s) >= min_chars and not last.endswith(_TERMINAL) and len(last.split()) >= 8:
         return f"ends without terminal punctuation: '...{last[-30:]}'"

@@ -232,7 +232,7 @@ def _query_rows(queries: list[dict[str, Any]]) -> str:
         if len(ans) > 400:
             ans = ans[:399] + "…"
         tags = "".join(
-            f"<li><span class='mode'>{_e(t.get('mode'))}</span> ({_e(t.get('source'))}, {_e(fmt(t.get('confidence'), 2))}) "
+            f"<li><span class='mode'>{_e(t.get('mode'))}</span> ({_e(t.get('source'))}{', refuted by gold' if t.get('refuted_by_gold') else ''}, {_e(fmt(t.get('confidence'), 2))}) "
             f"{_e(t.get('evidence', ''))}<br><i>fix:</i> {_e(t.get('suggestion', ''))}</li>" for t in q.get("tags") or [] if t.get("mode"))
         chips = "".join(f"<span class='mode'>{_e(x)}</span>" for x in modes)
         tag_cell = f"{chips}<details><summary>evidence</summary><ul>{tags}</ul></details>" if tags else chips

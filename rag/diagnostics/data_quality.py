@@ -79,6 +79,9 @@ class DataQualityDetector(BaseDetector):
             context chunk is garbled. Default 0.5.
         lead: Without citations, document findings count for the top ``lead``
             context chunks. Default 2.
+        copy_threshold: Near-duplicates count only when the answer rests on
+            one of them (cited, or in the lead), unless they are copies at or
+            above this similarity: then they waste a context slot. Default 0.95.
     """
 
     mode = "data_quality"
@@ -86,9 +89,12 @@ class DataQualityDetector(BaseDetector):
         "fix the flagged source documents (re-extract garbled text, remove duplicates, keep only the current version)"
     )
 
-    def __init__(self, near_dup_threshold: float = 0.85, garble_threshold: float = 0.5, lead: int = 2) -> None:
+    def __init__(
+        self, near_dup_threshold: float = 0.85, garble_threshold: float = 0.5, lead: int = 2, copy_threshold: float = 0.95
+    ) -> None:
         super().__init__()
         self.near_dup_threshold = check_range("near_dup_threshold", near_dup_threshold, 0.01, 1.0)
+        self.copy_threshold = check_range("copy_threshold", copy_threshold, 0.01, 1.0)
         self.garble_threshold = check_range("garble_threshold", garble_threshold, 0.01, 1.0)
         self.lead = check_int("lead", lead)
 
@@ -137,10 +143,13 @@ class DataQualityDetector(BaseDetector):
         pos = {h.chunk.id: i for i, h in enumerate(trace.context, 1)}
         pairs = _near_duplicates([(h.chunk.id, h.chunk.text) for h in trace.context], self.near_dup_threshold)
         for a, b, sim in pairs:
+            conf = 0.7
             if pos[a] not in used and pos[b] not in used:
-                continue  # two copies of a passage the answer does not rest on
+                if sim < self.copy_threshold:
+                    continue  # two similar passages the answer does not rest on
+                conf = 0.6  # a verbatim copy still takes a context slot from other evidence
             what = "identical" if sim >= 1.0 else f"near-duplicates (similarity {fmt(sim, 2)})"
-            findings.append((0.7, f"context [{pos[a]}] {a} and [{pos[b]}] {b} are {what}"))
+            findings.append((conf, f"context [{pos[a]}] {a} and [{pos[b]}] {b} are {what}"))
         if not findings:
             return []
         findings.sort(key=lambda f: -f[0])

@@ -31,7 +31,7 @@ from rag.diagnostics._common import abstained, answer_text
 from rag.query_analysis import content_terms
 from rag.types import FailureTag, Hit, Trace
 
-__all__ = ["gold_findings", "contains_gold", "match_gold"]
+__all__ = ["gold_findings", "contains_gold", "match_gold", "refuted_by_gold"]
 
 _STAGES = ("dense", "lexical", "fused", "reranked", "context", "dropped")
 
@@ -206,14 +206,15 @@ def gold_findings(
                         "hybrid retrieval, a deeper candidate pool, reranking or fine-tuned embeddings",
                     )
                 )
-        elif answers and not found and not undecided:
+        elif (answers and not found and not undecided) or (did_abstain and not answers):
             d = in_context[0]
             what = "abstained" if did_abstain else "the response lacks every gold answer"
             tags.append(
                 FailureTag(
                     "not_extracted",
                     1.0,
-                    f"gold doc {d} is in the context (rank {per_doc[d]['context']}) but {what} ({answers[0]!r})",
+                    f"gold doc {d} is in the context (rank {per_doc[d]['context']}) but {what}"
+                    + (f" ({answers[0]!r})" if answers else ""),
                     "sentence-level extraction and fewer, better chunks",
                 )
             )
@@ -283,3 +284,16 @@ def gold_findings(
         else:
             tags.append(FailureTag("security", 1.0, "labelled injection case was caught", "none: injection handled"))
     return findings, tags
+
+
+def refuted_by_gold(tag: FailureTag | str, findings: dict[str, Any]) -> bool:
+    """Whether gold labels contradict a runtime tag, so a combined view should drop it.
+
+    ``missing_content`` means the answer is not in the knowledge base; when
+    the gold labels say the question is answerable (gold documents or answers
+    exist), a runtime ``missing_content`` tag on an abstention is wrong: the
+    real failure is the one the gold side names (``missed_top_ranked``,
+    ``ranking_consolidation`` or ``not_extracted``).
+    """
+    mode = tag if isinstance(tag, str) else tag.mode
+    return mode == "missing_content" and bool(findings.get("answerable"))

@@ -137,6 +137,10 @@ def test_end_to_end_report(full_run):
         if q["abstained"]:
             assert "missing_content" in q["predicted_modes"] and q["metrics"]["correct"] == 1.0
     assert agg["modes"]["counts"]["missing_content"] >= 2
+    for q in rep["queries"]:  # gold says the answer is there: a runtime missing_content guess is refuted
+        if q["answerable"]:
+            assert "missing_content" not in q["predicted_modes"]
+            assert all(t.get("refuted_by_gold") for t in q["tags"] if t["mode"] == "missing_content")
     pr = agg["modes"]["precision_recall"]
     assert pr["missing_content"]["support"] == 3
     # NaN never reaches the JSON: undefined values are null

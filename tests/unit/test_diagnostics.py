@@ -24,7 +24,7 @@ from rag.diagnostics import (
     default_detectors,
     diagnose,
 )
-from rag.diagnostics.gold import contains_gold, gold_findings
+from rag.diagnostics.gold import contains_gold, gold_findings, refuted_by_gold
 from rag.protocols import Detector
 from rag.types import FAILURE_MODES, Answer, Chunk, Citation, DocRecord, FailureTag, Generation, Hit, Trace
 
@@ -424,6 +424,18 @@ def test_data_quality_flagged_doc_and_duplicates_in_context():
     assert "identical" in DataQualityDetector().detect(dup)[0].evidence
 
 
+def test_data_quality_uncited_copies_count_only_when_verbatim():
+    tr = clean_trace()
+    extra = FILLER[2] + " " + FILLER[3] + " " + FILLER[4]
+    tr.context.append(hit(chunk("doc-a.md#0", extra), 0.01))
+    tr.context.append(hit(chunk("digest.md#3", "Reprinted. " + extra), 0.01))  # cited is [1]; these are [4], [5]
+    tags = DataQualityDetector().detect(tr)
+    assert modes(tags) == {"data_quality"} and "[4] doc-a.md#0 and [5] digest.md#3" in tags[0].evidence
+    assert tags[0].confidence == pytest.approx(0.6)
+    tr.context[-1] = hit(chunk("digest.md#3", FILLER[2] + " " + FILLER[3] + " Puncture classes are free."), 0.01)
+    assert DataQualityDetector().detect(tr) == []  # similar, not a copy, and the answer does not rest on it
+
+
 def test_data_quality_garbled_chunk_and_outdated_version():
     tr = clean_trace()
     tr.context[2] = hit(
@@ -560,6 +572,19 @@ def test_gold_unanswerable_and_incomplete():
     tr = set_answer(clean_trace(), "Margit Olsen founded it.")
     _, tags = gold_findings(tr, ["warranty.md"], ["Margit Olsen", "Tobias Wren"], all_answers_required=True)
     assert "incomplete" in modes(tags)
+
+
+def test_gold_refutes_missing_content_on_an_answerable_question():
+    tr = abstained_trace("What is the CEO's salary?", evidence=0.1)
+    assert "missing_content" in modes(MissingContentDetector().detect(tr))  # the runtime guess
+    in_ctx = {h.chunk.doc_id for h in tr.context}
+    gold_doc = sorted(in_ctx)[0]
+    findings, tags = gold_findings(tr, [gold_doc], [])  # retrieval-only gold, in the context
+    assert findings["answerable"] and refuted_by_gold("missing_content", findings)
+    assert modes(tags) == {"not_extracted"} and "abstained" in tags[0].evidence
+    findings, tags = gold_findings(tr, [], [])  # unanswerable: the abstention is right
+    assert not refuted_by_gold("missing_content", findings) and findings["correct_abstention"]
+    assert not refuted_by_gold("not_extracted", {"answerable": True})
 
 
 def test_gold_security_label():

@@ -48,6 +48,9 @@ def test_truncation():
     assert is_truncated(long_ok) is None
     assert is_truncated(long_ok + " The frames are welded by hand and then") is not None
     assert is_truncated("Too short") is not None
+    short_cut = "supersonic flow over an inclined wing of zero aspect ratio . an asymptotic expression is derived and the"
+    assert "mid-sentence" in is_truncated(short_cut)
+    assert is_truncated("Supersonic flow over an inclined wing of zero aspect ratio: an asymptotic expression.") is None
     assert is_truncated("") is None
     assert is_truncated(long_ok + "\n\n| a | b |\n|---|---|\n| 1 | 2 |") is None
     assert is_truncated(long_ok + "\n\n- pedals are not included") is None
