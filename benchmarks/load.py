@@ -18,12 +18,15 @@ The documents ingested during the run are removed again at the start of the
 next run, so the collection is reused as built. ``--profile N`` instead answers
 N questions in-process under cProfile and prints where the time goes.
 
-    python benchmarks/load.py [--clients 32] [--duration 60] [--chunks 10000] [--data-dir DIR] [--variants both]
+    python benchmarks/load.py [--clients 32] [--duration 60] [--chunks 10000] [--data-dir DIR] [--variants all]
 
-Both variants run by default, one after the other on the same collection and
-the same live documents: the server with micro-batched questions
-(``RAG_QUERY_BATCH=32``) and the one-by-one server a user would otherwise run
-(``RAG_QUERY_BATCH=0``); the ratio of the two is printed and written.
+Three servers run by default, one after the other on the same collection and
+the same live documents: micro-batched questions (``RAG_QUERY_BATCH=32``) with
+the int8 ONNX question encoder (``RAG_QUERY_ENCODER=onnx-int8``), the same
+with the fp32 encoder, and the one-by-one fp32 server a user would otherwise
+run (``RAG_QUERY_BATCH=0``); each one's ratio to the last is printed and
+written, with the CPU time per request of the server and of the load client
+(they share the machine).
     python benchmarks/load.py --profile 200
 """
 
@@ -168,7 +171,21 @@ def free_port() -> int:
 
 
 # ----------------------------------------------------------------- load
-async def run_load(base: str, qs: list[str], live_docs: list, args) -> dict:
+def _cpu_s(pid: int | None) -> float:
+    """CPU seconds (user + system) used so far by this process (``None``) or by process ``pid``."""
+    if pid is None:
+        import resource
+
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        return ru.ru_utime + ru.ru_stime
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+async def run_load(base: str, qs: list[str], live_docs: list, args, server_pid: int | None = None) -> dict:
     import httpx
 
     headers = {"Authorization": f"Bearer {API_KEY}"}
@@ -187,6 +204,7 @@ async def run_load(base: str, qs: list[str], live_docs: list, args) -> dict:
         for q in qs[:4]:
             await client.post("/v1/chat", json={"collection": COLLECTION, "query": q})
         t_start = time.perf_counter()
+        cpu0 = (_cpu_s(None), _cpu_s(server_pid) if server_pid else float("nan"))
         deadline = t_start + args.duration
 
         async def asker(i: int) -> None:
@@ -233,6 +251,7 @@ async def run_load(base: str, qs: list[str], live_docs: list, args) -> dict:
         ingest_task = asyncio.create_task(ingester()) if args.ingest_docs and live_docs else None
         await asyncio.gather(*(asker(i) for i in range(args.clients)))
         wall = time.perf_counter() - t_start  # the question window; a running ingest batch is waited for below
+        cpu1 = (_cpu_s(None), _cpu_s(server_pid) if server_pid else float("nan"))
         if ingest_task is not None:
             await ingest_task
         metrics_text = (await client.get("/metrics")).text
@@ -250,6 +269,10 @@ async def run_load(base: str, qs: list[str], live_docs: list, args) -> dict:
                                 "p95": round(percentile(v, 95), 1)} for k, v in stages.items()},
         "ingest": {**ingest, "statuses": {str(k): v for k, v in ingest["statuses"].items()}},
         "metrics_lines": sum(1 for ln in metrics_text.splitlines() if ln.startswith("rag_")),
+        # where the 2 cores went during the window: the load client shares the machine with the server
+        "cpu": {"client_s": round(cpu1[0] - cpu0[0], 1), "server_s": round(cpu1[1] - cpu0[1], 1),
+                "client_ms_per_request": round(1000 * (cpu1[0] - cpu0[0]) / ok, 2) if ok else None,
+                "server_ms_per_request": round(1000 * (cpu1[1] - cpu0[1]) / ok, 2) if ok else None},
     }
 
 
@@ -326,8 +349,9 @@ def main() -> None:
     ap.add_argument("--query-concurrency", type=int, default=0, help="server worker threads for questions (0 = CPUs)")
     ap.add_argument("--profile", type=int, default=0, metavar="N", help="profile N in-process questions instead")
     ap.add_argument("--out", default="load.json")
-    ap.add_argument("--variants", default="both", choices=["both", "batched", "one"],
-                    help="servers to measure: batched questions, one by one (the baseline), or both")
+    ap.add_argument("--variants", default="all",
+                    help="servers to measure, comma-separated: int8 (batched, int8 question encoder), batched, "
+                         "one (one by one, fp32: the baseline), or all")
     args = ap.parse_args()
     for name in ("clients", "duration", "chunks", "ingest_batch", "max_requests"):
         if getattr(args, name) <= 0:
@@ -340,10 +364,16 @@ def main() -> None:
                    {"collection": collection, "profile": profile(args, args.profile)})
         return
     qs = questions()
-    variants = {"batched (RAG_QUERY_BATCH=32)": {"RAG_QUERY_BATCH": "32"},
-                "one by one (RAG_QUERY_BATCH=0)": {"RAG_QUERY_BATCH": "0"}}
-    if args.variants != "both":
-        variants = {k: v for k, v in variants.items() if k.startswith(args.variants)}
+    variants = {"batched + int8 questions": {"RAG_QUERY_BATCH": "32", "RAG_QUERY_ENCODER": "onnx-int8"},
+                "batched (RAG_QUERY_BATCH=32)": {"RAG_QUERY_BATCH": "32", "RAG_QUERY_ENCODER": "torch"},
+                "one by one (RAG_QUERY_BATCH=0)": {"RAG_QUERY_BATCH": "0", "RAG_QUERY_ENCODER": "torch"}}
+    keys = {"int8": "batched +", "batched": "batched (", "one": "one by one"}
+    if args.variants != "all":
+        bad = [v for v in args.variants.split(",") if v not in keys]
+        if bad:
+            ap.error(f"--variants: unknown {bad}; choose from {sorted(keys)} or all")
+        wanted = [keys[v] for v in args.variants.split(",")]
+        variants = {k: v for k, v in variants.items() if any(k.startswith(w) for w in wanted)}
     results, rows, stage_rows = {}, [], []
     for name, env in variants.items():
         if results:  # every variant ingests the same live documents into the same collection
@@ -354,20 +384,24 @@ def main() -> None:
         rows.append({"server": name, "clients": args.clients, "duration s": res["wall_s"], "chunks": collection["chunks"],
                      "requests": res["requests"], "req/s": res["throughput_rps"], "p50 ms": lat["p50"],
                      "p95 ms": lat["p95"], "p99 ms": lat["p99"], "errors": sum(res["errors"].values()),
-                     "ingested docs": f"{res['ingest']['documents']} in {res['ingest']['batches']} batches"})
+                     "ingested docs": f"{res['ingest']['documents']} in {res['ingest']['batches']} batches",
+                     "CPU ms/req server": res["cpu"]["server_ms_per_request"],
+                     "CPU ms/req client": res["cpu"]["client_ms_per_request"]})
         stage_rows += [{"server": name, "stage": k, **v} for k, v in res["server_stage_ms"].items()]
         if res["errors"]:
             console.print(f"[red]errors ({name}):[/] {res['errors']}")
     print_table("load: POST /v1/chat while ingesting", rows, list(rows[0]))
     print_table("server-side stage times (ms, from timings_ms)", stage_rows, ["server", "stage", "mean", "p50", "p95"])
     ratios = {}
-    if len(rows) == 2:
-        a, b = rows
-        ratios = {"throughput": round(a["req/s"] / max(b["req/s"], 1e-9), 2),
-                  "p95": round(a["p95 ms"] / max(b["p95 ms"], 1e-9), 3)}
-        console.print(f"batched / one by one: throughput x{ratios['throughput']}, p95 x{ratios['p95']}")
+    base = next((r for r in rows if r["server"].startswith("one by one")), None)
+    for r in rows:
+        if base is not None and r is not base:
+            ratios[r["server"]] = {"throughput": round(r["req/s"] / max(base["req/s"], 1e-9), 2),
+                                   "p95": round(r["p95 ms"] / max(base["p95 ms"], 1e-9), 3)}
+            console.print(f"{r['server']} / one by one: throughput x{ratios[r['server']]['throughput']}, "
+                          f"p95 x{ratios[r['server']]['p95']}")
     write_json(args.out, {"config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-                          "collection": collection, "variants": results, "ratios_batched_vs_one_by_one": ratios,
+                          "collection": collection, "variants": results, "ratios_vs_one_by_one": ratios,
                           "target": {"p95_ms": 300, "errors": 0}})
 
 
@@ -394,7 +428,7 @@ def run_variant(args, qs: list[str], live_docs: list, env: dict[str, str]) -> tu
     console.print(f"ready in {startup:.1f} s; {args.clients} clients for {args.duration:.0f} s, "
                   f"ingesting {min(args.ingest_docs, len(live_docs))} documents meanwhile")
     try:
-        res = asyncio.run(run_load(f"http://127.0.0.1:{port}", qs, live_docs, args))
+        res = asyncio.run(run_load(f"http://127.0.0.1:{port}", qs, live_docs, args, server_pid=proc.pid))
     finally:
         proc.terminate()
         try:

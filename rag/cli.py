@@ -39,7 +39,7 @@ def service_config(s: Settings):
         candidate_k=s.candidate_k, rerank_k=s.rerank_k, dense_weight=s.dense_weight, lexical_weight=s.lexical_weight,
         rrf_k=s.rrf_k, context_chars=s.context_chars, quantization=s.index_quantization,
         max_question_chars=s.max_question_chars, sentence_vectors=s.sentence_vectors,
-        query_batch=s.query_batch, query_batch_wait_ms=s.query_batch_wait_ms,
+        query_batch=s.query_batch, query_batch_wait_ms=s.query_batch_wait_ms, query_encoder=s.query_encoder,
     )
 
 

@@ -47,14 +47,16 @@ class BM25Index:
         tokens = self._tokenize(queries, False)
         ids = np.full((nq, k), -1, np.int64)
         scores = np.zeros((nq, k), np.float32)
-        for i, toks in enumerate(tokens):
-            if not toks:
-                continue
-            docs, sc = self.retriever.retrieve([toks], k=k, show_progress=False, n_threads=1)
-            keep = sc[0] > 0
+        rows = [i for i, toks in enumerate(tokens) if toks]
+        if not rows:
+            return scores, ids
+        # one call for the batch; n_threads=0 scores in this thread (1 would start a thread pool per call)
+        docs, sc = self.retriever.retrieve([tokens[i] for i in rows], k=k, show_progress=False, n_threads=0)
+        for j, i in enumerate(rows):
+            keep = sc[j] > 0
             m = int(keep.sum())
-            ids[i, :m] = docs[0][keep]
-            scores[i, :m] = sc[0][keep]
+            ids[i, :m] = docs[j][keep]
+            scores[i, :m] = sc[j][keep]
         return scores, ids
 
     def save(self, path: Path) -> None:

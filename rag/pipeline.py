@@ -52,6 +52,7 @@ class Pipeline:
     detectors: list[Detector] | None = None
     config: PipelineConfig = field(default_factory=PipelineConfig)
     fallback: Generator | None = None  # used when an LLM backend is down
+    query_embedder: Embedder | None = None  # questions only (e.g. an int8 copy of ``embedder``); default ``embedder``
 
     def __post_init__(self) -> None:
         if self.detectors is None and self.config.diagnostics:
@@ -73,7 +74,7 @@ class Pipeline:
         k = top_k or self.config.top_k
         if k <= 0 or k > 100:
             raise QueryError(f"top_k must be between 1 and 100, got {k}")
-        vecs = self.embedder.encode(qs)
+        vecs = (self.query_embedder or self.embedder).encode(qs)
         results = self.retriever.retrieve_many(self.snapshot, qs, vecs)
         t_ret = (time.perf_counter() - t0) * 1000 / max(len(qs), 1)
         return [self._finish(q, vecs[i], results[i], k, t_ret) for i, q in enumerate(qs)]

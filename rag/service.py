@@ -8,6 +8,7 @@ so readers never see half of an ingest.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ from rag.rerank import CrossEncoderReranker, PassthroughReranker
 from rag.retrieval import HybridRetriever, rrf_fuse
 from rag.store import Store, check_name
 from rag.types import Answer, Document, Skipped, Trace
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -56,6 +59,7 @@ class ServiceConfig:
     sentence_vectors: bool = True  # precompute sentence vectors at ingest (faster answers, slower ingest)
     query_batch: int = 0  # > 0: concurrent ask() calls are answered together, up to this many at once
     query_batch_wait_ms: float = 2.0
+    query_encoder: str = "torch"  # "onnx-int8": questions through an int8 ONNX copy of the embedder
 
 
 class RAGService:
@@ -70,6 +74,7 @@ class RAGService:
         self._lock = threading.Lock()
         self._chunker: DocumentChunker | None = None
         self._embedders: dict[str, SentenceTransformerEmbedder] = {}
+        self._query_encoders: dict[str, Any] = {}
         self._batcher: MicroBatcher | None = None
         if config.query_batch > 0:
             self._batcher = MicroBatcher(self._answer_batch, max_batch=config.query_batch,
@@ -130,6 +135,26 @@ class RAGService:
         return self._rerankers[path]
 
     # ---------------------------------------------------------- pipelines
+    def query_encoder_for(self, embedder: SentenceTransformerEmbedder):
+        """The encoder for questions: ``None`` (the embedder itself), or its int8 ONNX copy
+        when ``query_encoder`` is ``onnx-int8``; a copy that cannot be built is logged and skipped."""
+        if self.config.query_encoder in ("", "torch"):
+            return None
+        if self.config.query_encoder != "onnx-int8":
+            raise ValueError(f"query_encoder must be 'torch' or 'onnx-int8', not {self.config.query_encoder!r}")
+        key = str(embedder.path)
+        if key not in self._query_encoders:
+            from rag.onnx_encoder import OnnxInt8Encoder
+
+            enc = OnnxInt8Encoder(embedder, self.config.data_dir / ".cache" / "onnx")
+            try:
+                enc.warm_up()
+            except Exception as e:  # noqa: BLE001 - the fp32 encoder still answers
+                log.warning("int8 query encoder unavailable, questions use the fp32 embedder: %s", e)
+                enc = None
+            self._query_encoders[key] = enc
+        return self._query_encoders[key]
+
     def pipeline(self, name: str) -> Pipeline:
         """The live pipeline of a collection, reloaded only when its snapshot changed."""
         check_name(name)
@@ -159,6 +184,7 @@ class RAGService:
         return Pipeline(
             snapshot=snap,
             embedder=embedder,
+            query_embedder=self.query_encoder_for(embedder),
             retriever=HybridRetriever(c.candidate_k, fusion.get("dense_weight", c.dense_weight),
                                       fusion.get("lexical_weight", c.lexical_weight), c.rrf_k),
             reranker=self.reranker(name, settings),
