@@ -1112,16 +1112,15 @@ def label_from_gold(case: Case, facts: dict[str, Any]) -> frozenset[str]:
       document was in the context and the system abstained.
     """
     ranks = facts.get("gold_ranks", {})
-    # Whatever a case was built to show: gold in the context and the system saying
-    # "not in the knowledge base" is a not_extracted failure (FAILURE_MODES, eval column).
-    abstained_on_gold = bool(facts.get("abstained")) and any(r.get("context") for r in ranks.values()) \
-        and not case.injection_expected
+    in_context = any(r.get("context") for r in ranks.values())
+    # gold in the context and the system saying "not in the knowledge base" is a
+    # not_extracted failure, whatever the case was built to show (FAILURE_MODES, eval column)
+    abstained_on_gold = bool(facts.get("abstained")) and in_context and not case.injection_expected
     if case.oracle is None and abstained_on_gold:
         return case.expected | {"not_extracted"}
     if case.oracle == "retrieval":
-        if any(r.get("context") for r in ranks.values()):
-            # in the context, yet the system said "not in the knowledge base"
-            return frozenset({"not_extracted"}) if facts.get("abstained") else frozenset()
+        if in_context:
+            return frozenset({"not_extracted"}) if abstained_on_gold else frozenset()
         if any(r.get("reranked") or r.get("dropped") for r in ranks.values()):
             return frozenset({"ranking_consolidation"})
         return frozenset({"missed_top_ranked"})

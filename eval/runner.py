@@ -224,11 +224,10 @@ def make_record(q: Question, trace: Any, *, gold_fn: Callable | None = None, ses
                 for t in tags:  # e.g. missing_content on a question the gold labels answer
                     if t.get("mode") and refuted_by_gold(t["mode"], findings):
                         t["refuted_by_gold"] = True
-            tags += _tag_dicts(gtags, "gold")
-            if isinstance(findings, dict):
                 per_doc = findings.get("gold_ranks") or {}
                 gold_diag_ranks = {"per_doc": dict(list(per_doc.items())[:10]) if isinstance(per_doc, dict) else per_doc,
                                    "answer_found": findings.get("answer_found")}
+            tags += _tag_dicts(gtags, "gold")
         except Exception as e:  # a detector bug must not stop the eval: record it
             log.warning("gold_findings failed on %s: %s", q.id, e)
             tags.append({"mode": None, "source": "gold", "error": f"{type(e).__name__}: {e}"})

@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     query_batch: int = Field(32, description="concurrent questions answered in one batched pass (0 = one by one)")
     query_batch_wait_ms: float = Field(2.0, description="how long a batch waits for more questions after the first")
     query_encoder: Literal["torch", "onnx-int8"] = Field(
-        "torch", description="questions through the fp32 embedder, or an int8 ONNX copy of it (about 2.5x less CPU)")
+        "torch", description="questions through the fp32 embedder, or an int8 ONNX copy of it (about half the CPU)")
     api_keys: str = Field("", description="comma-separated keys; key:coll1|coll2 scopes a key")
     host: str = "127.0.0.1"
     port: int = 8000
