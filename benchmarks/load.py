@@ -20,13 +20,15 @@ N questions in-process under cProfile and prints where the time goes.
 
     python benchmarks/load.py [--clients 32] [--duration 60] [--chunks 10000] [--data-dir DIR] [--variants all]
 
-Three servers run by default, one after the other on the same collection and
+Four servers run by default, one after the other on the same collection and
 the same live documents: micro-batched questions (``RAG_QUERY_BATCH=32``) with
-the int8 ONNX question encoder (``RAG_QUERY_ENCODER=onnx-int8``), the same
-with the fp32 encoder, and the one-by-one fp32 server a user would otherwise
+the int8 ONNX question encoder (``RAG_QUERY_ENCODER=onnx-int8``) and the API's
+ingest in a low-priority child process (``RAG_INGEST_WORKER=process``, the
+default), the same with the ingest in a server thread, batched fp32 questions,
+and the one-by-one fp32 server with a thread ingest that a user would otherwise
 run (``RAG_QUERY_BATCH=0``); each one's ratio to the last is printed and
-written, with the CPU time per request of the server and of the load client
-(they share the machine).
+written, with the CPU time per request of the server (with its ingest child)
+and of the load client (they share the machine).
     python benchmarks/load.py --profile 200
 """
 
@@ -172,17 +174,24 @@ def free_port() -> int:
 
 # ----------------------------------------------------------------- load
 def _cpu_s(pid: int | None) -> float:
-    """CPU seconds (user + system) used so far by this process (``None``) or by process ``pid``."""
+    """CPU seconds (user + system) used so far by this process (``None``) or by process ``pid``
+    and its live descendants (the server's ingest worker)."""
     if pid is None:
         import resource
 
         ru = resource.getrusage(resource.RUSAGE_SELF)
         return ru.ru_utime + ru.ru_stime
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return float("nan")
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
 
 
 async def run_load(base: str, qs: list[str], live_docs: list, args, server_pid: int | None = None) -> dict:
@@ -350,8 +359,9 @@ def main() -> None:
     ap.add_argument("--profile", type=int, default=0, metavar="N", help="profile N in-process questions instead")
     ap.add_argument("--out", default="load.json")
     ap.add_argument("--variants", default="all",
-                    help="servers to measure, comma-separated: int8 (batched, int8 question encoder), batched, "
-                         "one (one by one, fp32: the baseline), or all")
+                    help="servers to measure, comma-separated: int8 (batched, int8 question encoder, ingest in a "
+                         "low-priority child process), int8-thread (the same, ingest in a server thread), batched "
+                         "(fp32 questions), one (one by one, fp32, ingest in a thread: the baseline), or all")
     args = ap.parse_args()
     for name in ("clients", "duration", "chunks", "ingest_batch", "max_requests"):
         if getattr(args, name) <= 0:
@@ -364,10 +374,16 @@ def main() -> None:
                    {"collection": collection, "profile": profile(args, args.profile)})
         return
     qs = questions()
-    variants = {"batched + int8 questions": {"RAG_QUERY_BATCH": "32", "RAG_QUERY_ENCODER": "onnx-int8"},
-                "batched (RAG_QUERY_BATCH=32)": {"RAG_QUERY_BATCH": "32", "RAG_QUERY_ENCODER": "torch"},
-                "one by one (RAG_QUERY_BATCH=0)": {"RAG_QUERY_BATCH": "0", "RAG_QUERY_ENCODER": "torch"}}
-    keys = {"int8": "batched +", "batched": "batched (", "one": "one by one"}
+    variants = {"batched + int8, ingest process": {"RAG_QUERY_BATCH": "32", "RAG_QUERY_ENCODER": "onnx-int8",
+                                                   "RAG_INGEST_WORKER": "process"},
+                "batched + int8, ingest thread": {"RAG_QUERY_BATCH": "32", "RAG_QUERY_ENCODER": "onnx-int8",
+                                                  "RAG_INGEST_WORKER": "thread"},
+                "batched fp32, ingest process": {"RAG_QUERY_BATCH": "32", "RAG_QUERY_ENCODER": "torch",
+                                                 "RAG_INGEST_WORKER": "process"},
+                "one by one (RAG_QUERY_BATCH=0)": {"RAG_QUERY_BATCH": "0", "RAG_QUERY_ENCODER": "torch",
+                                                   "RAG_INGEST_WORKER": "thread"}}
+    keys = {"int8": "batched + int8, ingest process", "int8-thread": "batched + int8, ingest thread",
+            "batched": "batched fp32", "one": "one by one"}
     if args.variants != "all":
         bad = [v for v in args.variants.split(",") if v not in keys]
         if bad:

@@ -26,7 +26,7 @@ out = Console()
 CollectionOpt = Annotated[Optional[str], typer.Option("--collection", "-c", help="collection name (default: RAG_DEFAULT_COLLECTION)")]
 
 
-def service_config(s: Settings):
+def service_config(s: Settings, *, server: bool = False):
     from rag.service import ServiceConfig
 
     return ServiceConfig(
@@ -40,13 +40,15 @@ def service_config(s: Settings):
         rrf_k=s.rrf_k, context_chars=s.context_chars, quantization=s.index_quantization,
         max_question_chars=s.max_question_chars, sentence_vectors=s.sentence_vectors,
         query_batch=s.query_batch, query_batch_wait_ms=s.query_batch_wait_ms, query_encoder=s.query_encoder,
+        ingest_worker=s.ingest_worker if server else "thread", ingest_nice=s.ingest_nice,
     )
 
 
-def make_service(settings: Settings | None = None):
+def make_service(settings: Settings | None = None, *, server: bool = False):
+    """The service from settings; ``server`` for the API process (ingests go to a low-priority child)."""
     from rag.service import RAGService
 
-    return RAGService(service_config(settings or get_settings()))
+    return RAGService(service_config(settings or get_settings(), server=server))
 
 
 def fail(msg: str, code: int = 1) -> None:

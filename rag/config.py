@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     query_batch_wait_ms: float = Field(2.0, description="how long a batch waits for more questions after the first")
     query_encoder: Literal["torch", "onnx-int8"] = Field(
         "torch", description="questions through the fp32 embedder, or an int8 ONNX copy of it (about half the CPU)")
+    ingest_worker: Literal["process", "thread"] = Field(
+        "process", description="API ingests run in a child process at lower CPU priority (answers stay fast), "
+                               "or in a thread of the server")
+    ingest_nice: int = Field(10, ge=0, le=19, description="nice increment of the API's ingest process (0-19)")
     api_keys: str = Field("", description="comma-separated keys; key:coll1|coll2 scopes a key")
     host: str = "127.0.0.1"
     port: int = 8000

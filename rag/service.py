@@ -60,6 +60,8 @@ class ServiceConfig:
     query_batch: int = 0  # > 0: concurrent ask() calls are answered together, up to this many at once
     query_batch_wait_ms: float = 2.0
     query_encoder: str = "torch"  # "onnx-int8": questions through an int8 ONNX copy of the embedder
+    ingest_worker: str = "thread"  # "process": ingests run in a child process at lower CPU priority
+    ingest_nice: int = 10  # the child's nice increment (0-19)
 
 
 class RAGService:
@@ -76,6 +78,13 @@ class RAGService:
         self._embedders: dict[str, SentenceTransformerEmbedder] = {}
         self._query_encoders: dict[str, Any] = {}
         self._batcher: MicroBatcher | None = None
+        self._ingest_worker = None
+        if config.ingest_worker == "process":
+            from rag.ingest_worker import IngestWorker
+
+            self._ingest_worker = IngestWorker(config, nice=config.ingest_nice)
+        elif config.ingest_worker != "thread":
+            raise ValueError(f"ingest_worker must be 'thread' or 'process', not {config.ingest_worker!r}")
         if config.query_batch > 0:
             self._batcher = MicroBatcher(self._answer_batch, max_batch=config.query_batch,
                                          max_wait_ms=config.query_batch_wait_ms)
@@ -98,6 +107,8 @@ class RAGService:
         self.embedder.warm_up()
         self.extractive()
         self.generator()
+        if self._ingest_worker is not None:
+            self._ingest_worker.warm_up()
         self.ready = True
 
     def extractive(self) -> ExtractiveGenerator:
@@ -208,6 +219,8 @@ class RAGService:
     def close(self) -> None:
         if self._batcher is not None:
             self._batcher.close()
+        if self._ingest_worker is not None:
+            self._ingest_worker.close()
 
     def trace(self, name: str, question: str, top_k: int | None = None) -> Trace:
         return self.pipeline(name).run(question, top_k)
@@ -218,15 +231,29 @@ class RAGService:
 
     def ingest(self, name: str, items: Iterable[Document | Skipped], *, delete_ids: Iterable[str] = (),
                rebuild: bool = False, progress: Progress | None = None) -> IngestReport:
+        """Apply documents (and deletions) to a collection and serve the new snapshot.
+
+        With ``ingest_worker="process"`` (and no ``progress`` callback) the work runs in the
+        low-priority child process and this process only loads the committed snapshot."""
         check_name(name)
-        embedder = self.embedder_for(name) if self.store.exists(name) else self.embedder
-        report, snap = ingest(self.store, name, items, embedder, self.chunker(), delete_ids=delete_ids,
-                              rebuild=rebuild, quantization=self.config.quantization, progress=progress,
-                              sentence_embedder=self.extractive().embedder if self.config.sentence_vectors else None)
-        if snap.path is not None:
+        if self._ingest_worker is None or progress is not None:
+            report, snap = self.ingest_here(name, items, delete_ids=delete_ids, rebuild=rebuild, progress=progress)
+        else:
+            report = self._ingest_worker.ingest(name, items, delete_ids=delete_ids, rebuild=rebuild)
+            snap = self.store.load(name, model_id=self.embedder_for(name).model_id) if report.changed else None
+        if snap is not None and snap.path is not None:
             with self._lock:
                 self._pipelines[name] = (snap.path.name, self._build(name, snap))
         return report
+
+    def ingest_here(self, name: str, items: Iterable[Document | Skipped], *, delete_ids: Iterable[str] = (),
+                    rebuild: bool = False, progress: Progress | None = None):
+        """:func:`rag.ingest.ingest` in this process with the service's models; returns (report, snapshot)."""
+        check_name(name)
+        embedder = self.embedder_for(name) if self.store.exists(name) else self.embedder
+        return ingest(self.store, name, items, embedder, self.chunker(), delete_ids=delete_ids,
+                      rebuild=rebuild, quantization=self.config.quantization, progress=progress,
+                      sentence_embedder=self.extractive().embedder if self.config.sentence_vectors else None)
 
     def ingest_paths(self, name: str, paths: list[str | Path], **kw) -> IngestReport:
         from connectors import FilesystemConnector

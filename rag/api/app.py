@@ -4,7 +4,9 @@ The models and every collection's index load once, in the lifespan, into one
 ``RAGService`` on ``app.state``; requests only read it. Blocking work (a
 question, an ingest) runs in worker threads: questions under a capacity limit
 sized to the CPU (more threads than cores only adds contention on a CPU
-model), ingests one at a time so they cannot take the query threads.
+model), ingests one at a time so they cannot take the query threads, and by
+default in a child process at a lower CPU priority (``RAG_INGEST_WORKER``,
+:mod:`rag.ingest_worker`), so the questions get the cores first.
 
 Middleware, outermost first: request metrics, then the body-size limit (413
 before any route reads a byte too many). Auth and the per-key rate limit are a
@@ -102,7 +104,7 @@ def create_app(settings: Settings | None = None, *, service=None, query_concurre
             log.warning("no RAG_API_KEYS configured: authentication is off; serve on 127.0.0.1 only")
         if service is None:  # a server process of our own (not a test sharing its service): tune torch for it
             _one_op_per_core(1 if batched else n_query)
-        svc = service if service is not None else make_service(settings)
+        svc = service if service is not None else make_service(settings, server=True)
         await anyio.to_thread.run_sync(svc.warm_up)
         app.state.service = svc
         await anyio.to_thread.run_sync(_preload, svc, app.state.loaded)
