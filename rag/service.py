@@ -311,6 +311,15 @@ class RAGService:
         report["abstention"] = fit
         return report
 
+    def retrieval_mrr(self, name: str, questions: list) -> float:
+        """MRR@10 of the collection's live retrieval (fusion and reranker, documents deduplicated)
+        over the gold documents of labelled ``questions``."""
+        pipe = self.pipeline(name)
+        traces = []
+        for s in range(0, len(questions), 32):
+            traces += pipe.run_many([q.question for q in questions[s:s + 32]])
+        return mrr_at_10([t.reranked or t.fused for t in traces], questions)
+
     def _tune_fusion(self, name: str, pipe: Pipeline, qs: list) -> dict[str, Any]:
         texts = [q.question for q in qs]
         vecs = self.embedder.encode(texts)
@@ -318,18 +327,8 @@ class RAGService:
         results = base.retrieve_many(pipe.snapshot, texts, vecs)
 
         def mrr(dw: float, lw: float) -> float:
-            total = 0.0
-            for q, r in zip(qs, results):
-                fused = rrf_fuse(r.dense, r.lexical, dense_weight=dw, lexical_weight=lw, k=pipe.retriever.rrf_k)
-                seen: list[str] = []
-                for h in fused:
-                    if h.chunk.doc_id not in seen:
-                        seen.append(h.chunk.doc_id)
-                    if len(seen) >= 10:
-                        break
-                gold = set(q.gold_doc_ids)
-                total += next((1.0 / (i + 1) for i, d in enumerate(seen) if d in gold), 0.0)
-            return total / len(qs)
+            return mrr_at_10([rrf_fuse(r.dense, r.lexical, dense_weight=dw, lexical_weight=lw, k=pipe.retriever.rrf_k)
+                              for r in results], qs)
 
         grid = [(1.0, lw) for lw in (0.0, 0.25, 0.5, 0.75, 1.0)] + [(dw, 1.0) for dw in (0.0, 0.25, 0.5, 0.75)]
         scores = {f"{dw}/{lw}": mrr(dw, lw) for dw, lw in grid}
@@ -344,3 +343,18 @@ class RAGService:
             self._pipelines.pop(name, None)
         return {"dense_weight": best[0], "lexical_weight": best[1], "mrr@10": scores[f"{best[0]}/{best[1]}"],
                 "grid": scores, "changed": changed}
+
+
+def mrr_at_10(rankings: list[list], questions: list) -> float:
+    """Mean reciprocal rank of the first gold document in each ranking of hits (documents counted once)."""
+    total = 0.0
+    for q, hits in zip(questions, rankings):
+        seen: list[str] = []
+        for h in hits:
+            if h.chunk.doc_id not in seen:
+                seen.append(h.chunk.doc_id)
+            if len(seen) >= 10:
+                break
+        gold = set(q.gold_doc_ids)
+        total += next((1.0 / (i + 1) for i, d in enumerate(seen) if d in gold), 0.0)
+    return total / max(len(questions), 1)

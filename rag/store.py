@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.errors import CollectionNotFound, CorruptIndexError, IndexFormatError, InvalidName
+from rag.errors import CollectionNotFound, CorruptIndexError, IndexFormatError, IngestError, InvalidName
 from rag.lexical import BM25Index
 from rag.types import Chunk, DocRecord
 from rag.vector_index import FaissIndex
@@ -313,6 +313,12 @@ class Store:
         atomic_write_text(d / "CURRENT", snap_id)
         self._gc(name, keep=snap_id)
         return Snapshot(name, final, manifest, chunks, embeddings, vindex, bm25, docs, quality or {}, sentences)
+
+    def restore(self, name: str, snap_id: str) -> None:
+        """Make an earlier, still kept snapshot live again (atomic). Call under ``lock(name)``."""
+        if not (self.dir(name) / "snapshots" / snap_id / "manifest.json").is_file():
+            raise IngestError(f"snapshot {snap_id!r} of collection {name!r} is no longer kept")
+        atomic_write_text(self.dir(name) / "CURRENT", snap_id)
 
     def _gc(self, name: str, keep: str) -> None:
         snaps = sorted((p for p in (self.dir(name) / "snapshots").iterdir() if not p.name.startswith(".")),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from typing import Annotated, Optional
+from pathlib import Path
 
 import typer
 
@@ -48,6 +49,7 @@ def finetune_command(
     reranker_queries: Annotated[int, typer.Option(min=10, help="training queries for the reranker (each with its positive and 3 negatives)")] = 400,
     llm_questions: Annotated[bool, typer.Option("--llm-questions", help="also train on questions written by the configured generator LLM (RAG_GENERATOR)")] = False,
     force: Annotated[bool, typer.Option("--force", help="with --apply: apply even if held-out scores did not improve")] = False,
+    check: Annotated[Optional[Path], typer.Option("--check", help="with --apply: labelled questions (rag eval JSONL with gold_doc_ids); new models that lower the collection's retrieval MRR@10 on them are rolled back")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
     seed: Annotated[int, typer.Option()] = 0,
     json_out: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
@@ -67,11 +69,24 @@ def finetune_command(
         if s.generator == "extractive":
             fail("--llm-questions needs a generator LLM (set RAG_GENERATOR=openai or local)")
         generate = _llm_question_generator(s)
+    check_fn = None
+    if check is not None:
+        if not apply:
+            fail("--check only matters with --apply")
+        from rag.labels import load_labelled
+
+        try:
+            check_qs = [q for q in load_labelled(check) if q.gold_doc_ids]
+        except (OSError, ValueError) as e:
+            fail(str(e))
+        if len(check_qs) < 10:
+            fail(f"--check needs at least 10 questions with gold_doc_ids in {check}, found {len(check_qs)}")
+        check_fn = lambda: make_service(s).retrieval_mrr(name, check_qs)  # noqa: E731 - a fresh service: the live models
     opts = FinetuneOptions(embedder=embedder, reranker=reranker, loss=loss, compare_losses=compare_losses,
                            epochs=epochs, max_pairs=max_pairs, heldout=heldout, batch_size=batch_size,
                            max_seq_length=max_seq_length, train_layers=train_layers, reranker_queries=reranker_queries,
                            apply=apply, force=force, device=device if device != "auto" else s.device, seed=seed,
-                           generate=generate)
+                           generate=generate, check=check_fn)
     try:
         with progress_bar() as bar:
             tasks: dict[str, int] = {}
@@ -110,7 +125,12 @@ def finetune_command(
                   f"{(best.get('reranked') or {}).get('mrr@10', float('nan')):.3f}",
                   f"{(best.get('reranked') or {}).get('hit@1', float('nan')):.3f}", f"{r['seconds']:.0f}", r["path"])
     out.print(t)
+    if apply and rep.get("check"):
+        c = rep["check"]
+        verdict = "rolled back: the collection keeps its models" if c["rolled_back"] else "kept"
+        console.print(f"check on {len(check_qs)} labelled questions: retrieval MRR@10 {c['before']:.3f} → "
+                      f"{c['after']:.3f}, {verdict}")
     if apply:
-        console.print(f"applied: {', '.join(rep['applied']) or 'nothing (no held-out improvement; --force applies anyway)'}")
+        console.print(f"applied: {', '.join(rep['applied']) or 'nothing (no held-out improvement or rolled back; --force applies anyway)'}")
     else:
         console.print("not applied: rerun with --apply to re-embed the collection and use the new reranker")

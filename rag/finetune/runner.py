@@ -72,6 +72,10 @@ class FinetuneOptions:
     seed: int = 0
     min_docs: int = 10
     generate: Callable[[str], list[str]] | None = field(default=None, repr=False)
+    # labelled-question check for --apply: returns the live collection's retrieval score (higher is
+    # better); applied models that lower it by more than check_tolerance are rolled back
+    check: Callable[[], float] | None = field(default=None, repr=False)
+    check_tolerance: float = 0.005
 
 
 def models_dir(store, name: str) -> Path:
@@ -189,30 +193,52 @@ def finetune_collection(store, name: str, embedder=None, opts: FinetuneOptions |
         path = save_model(ce, mdir / f"reranker-v{version}", card)
         report["reranker"] = {"path": str(path), "model_id": model_id, **_summary(rinfo)}
 
-    report["applied"] = apply_models(store, name, report, force=opts.force, progress=progress) if opts.apply else []
+    report["applied"] = []
+    if opts.apply:
+        report["applied"] = apply_models(store, name, report, force=opts.force, progress=progress, check=opts.check,
+                                          tolerance=opts.check_tolerance)
     report["seconds"] = time.perf_counter() - t_all
     return report
 
 
 def apply_models(store, name: str, report: dict[str, Any], *, force: bool = False,
-                 progress: Progress | None = None) -> list[str]:
+                 progress: Progress | None = None, check: Callable[[], float] | None = None,
+                 tolerance: float = 0.005) -> list[str]:
     """Re-embed the collection with the new embedder (atomic swap; the manifest records its id) and
-    make the new reranker the collection's, each only when it beat what it replaces on held-out pairs."""
+    make the new reranker the collection's, each only when it beat what it replaces on held-out pairs.
+
+    With ``check`` (the live retrieval score on the user's labelled questions), the score is taken
+    before and after; models that lower it by more than ``tolerance`` are rolled back: the previous
+    snapshot and settings become live again, and ``report["check"]`` says so. Held-out pairs are
+    made from the corpus itself and can rise while real questions get worse (Cranfield, README).
+    """
     from rag.embedding import SentenceTransformerEmbedder
     from rag.ingest import reembed
 
-    applied = []
-    e = report.get("embedder")
-    if e and (e["improved"] or force):
+    e, r = report.get("embedder"), report.get("reranker")
+    todo = [k for k, m in (("embedder", e), ("reranker", r)) if m and (m["improved"] or force)]
+    if not todo:
+        return []
+    before = check() if check is not None else None
+    prev_snapshot = store.current_path(name).name
+    prev_settings = store.read_settings(name)
+    if "embedder" in todo:
         emb = SentenceTransformerEmbedder(e["path"])
         reembed(store, name, emb, progress=progress)
         store.update_settings(name, embedding_model=e["path"])
-        applied.append("embedder")
-    r = report.get("reranker")
-    if r and (r["improved"] or force):
+    if "reranker" in todo:
         store.update_settings(name, reranker=r["path"])
-        applied.append("reranker")
-    return applied
+    if check is None:
+        return todo
+    after = check()
+    report["check"] = {"before": round(before, 4), "after": round(after, 4), "rolled_back": after < before - tolerance}
+    if report["check"]["rolled_back"]:
+        with store.lock(name):
+            store.restore(name, prev_snapshot)
+        store.update_settings(name, embedding_model=prev_settings.get("embedding_model", ""),
+                              reranker=prev_settings.get("reranker", ""))
+        return []
+    return todo
 
 
 def _summary(info: dict[str, Any]) -> dict[str, Any]:
@@ -238,4 +264,5 @@ def _model_path_minilm() -> Path:
 def options_dict(opts: FinetuneOptions) -> dict[str, Any]:
     d = asdict(opts)
     d.pop("generate", None)
+    d.pop("check", None)
     return d

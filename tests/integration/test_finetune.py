@@ -108,3 +108,52 @@ def test_finetune_small_collection_end_to_end(make_service, tmp_path):
                                                                  min_docs=10, seed=4))
     assert rep2["version"] == 2 and (store.dir("s") / "models" / "embedder-v2" / "rag_model.json").is_file()
     assert rep2["applied"] == [] and store.manifest("s")["embedding_model"] == "rag-ft/s/embedder-v1"
+
+
+@pytest.fixture()
+def sample_collection(make_service, tmp_path):
+    svc = make_service(tmp_path / "data")
+    svc.ingest_paths("s", [SAMPLE])
+    return svc
+
+
+def _report_with(path: str) -> dict:
+    return {"embedder": {"path": path, "improved": True}, "reranker": None}
+
+
+def test_apply_rolls_back_models_that_lower_the_labelled_check(sample_collection):
+    """Held-out pairs can improve while real questions get worse: --check undoes such an --apply."""
+    from rag.embedding import packaged_minilm_path
+    from rag.finetune.runner import apply_models
+
+    store = sample_collection.store
+    store.update_settings("s", reranker="/an/earlier/reranker")
+    before_snap = store.current_path("s").name
+    before_settings = store.read_settings("s")
+    scores = iter([0.80, 0.50])  # the live collection's score before and after the swap
+    report = _report_with(str(packaged_minilm_path()))
+    applied = apply_models(store, "s", report, check=lambda: next(scores))
+    assert applied == [] and report["check"] == {"before": 0.8, "after": 0.5, "rolled_back": True}
+    assert store.current_path("s").name == before_snap
+    assert store.read_settings("s") == {**before_settings, "embedding_model": ""}
+    ans = sample_collection.ask("s", "In what year was Northwind Bikes founded?")
+    assert ans.citations and ans.citations[0].doc_id == "company_history.md"
+
+
+def test_apply_keeps_models_that_hold_the_labelled_check(sample_collection, make_service):
+    from rag.embedding import packaged_minilm_path
+    from rag.finetune.runner import apply_models
+    from rag.labels import load_labelled
+
+    from tests.conftest import SAMPLE_QUESTIONS
+
+    store = sample_collection.store
+    qs = [q for q in load_labelled(SAMPLE_QUESTIONS) if q.gold_doc_ids]
+    check = lambda: make_service(store.root).retrieval_mrr("s", qs)  # noqa: E731
+    before_snap = store.current_path("s").name
+    report = _report_with(str(packaged_minilm_path()))  # same weights: the score must hold
+    assert apply_models(store, "s", report, check=check) == ["embedder"]
+    c = report["check"]
+    assert c["before"] > 0.7 and abs(c["after"] - c["before"]) < 0.005 and not c["rolled_back"]
+    assert store.current_path("s").name != before_snap
+    assert store.read_settings("s")["embedding_model"] == str(packaged_minilm_path())
