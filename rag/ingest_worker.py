@@ -12,7 +12,10 @@ The child builds its own :class:`~rag.service.RAGService` from the same
 :class:`~rag.service.ServiceConfig` (same data directory, models and chunking)
 and runs the ordinary :func:`rag.ingest.ingest`, so an ingest means the same
 thing either way and stays atomic: a child that fails or dies leaves the
-collection as it was.
+collection as it was. The child is started with ``spawn``, which re-imports the
+parent's ``__main__`` script (guarded by ``if __name__ == "__main__"`` as usual);
+if it cannot start, :meth:`RAGService.warm_up <rag.service.RAGService.warm_up>`
+logs why and ingests run in the server process instead.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from rag.abstain import Abstainer
 from rag.batching import MicroBatcher
 from rag.chunking import DocumentChunker
 from rag.embedding import SentenceTransformerEmbedder
-from rag.errors import CollectionNotFound
+from rag.errors import CollectionNotFound, IngestError
 from rag.generate import ExtractiveGenerator
 from rag.ingest import IngestReport, Progress, ingest, reembed, repair
 from rag.pipeline import Pipeline, PipelineConfig
@@ -108,7 +108,12 @@ class RAGService:
         self.extractive()
         self.generator()
         if self._ingest_worker is not None:
-            self._ingest_worker.warm_up()
+            try:
+                self._ingest_worker.warm_up()
+            except IngestError as e:  # e.g. an unguarded __main__ script that spawn cannot re-import
+                log.warning("the ingest worker process could not start (%s); ingests run in this process", e)
+                self._ingest_worker.close()
+                self._ingest_worker = None
         self.ready = True
 
     def extractive(self) -> ExtractiveGenerator:

@@ -58,3 +58,11 @@ def test_a_killed_child_loses_nothing_and_is_replaced(svc):
     assert svc.store.current_path("w3") == before
     assert svc.ask("w3", "Which depot stocks 21 inch tubes?").citations[0].doc_id == "depot-1"
     assert sorted(svc.ingest("w3", DOCS[2:]).added) == ["depot-2", "depot-3"]
+
+
+def test_a_child_that_cannot_start_falls_back_to_in_process_ingest(make_service, caplog):
+    s = make_service(ingest_worker="process", device="no-such-device")  # only the child loads its own model
+    s.warm_up()
+    assert s._ingest_worker is None and "could not start" in caplog.text
+    assert sorted(s.ingest("fb", DOCS[:2]).added) == ["depot-0", "depot-1"]
+    s.close()
