@@ -7,6 +7,7 @@ are arguments (and per-collection settings fitted by ``rag calibrate``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,3 +90,25 @@ class HybridRetriever:
             fused = rrf_fuse(dense, lexical, dense_weight=self.dense_weight, lexical_weight=self.lexical_weight, k=self.rrf_k)
             out.append(RetrievalResult(dense, lexical, fused))
         return out
+
+
+def gold_rank(doc_ids: Iterable[str], gold: set[str], k: int = 10) -> int | None:
+    """1-based rank of the first gold document among the first ``k`` distinct documents, else None."""
+    seen: list[str] = []
+    for d in doc_ids:
+        if d not in seen:
+            seen.append(d)
+            if d in gold:
+                return len(seen)
+            if len(seen) >= k:
+                break
+    return None
+
+
+def mrr_at_10(rankings: list[list[Hit]], questions: list) -> float:
+    """Mean reciprocal rank of the first gold document (``q.gold_doc_ids``) in each ranking of hits."""
+    total = 0.0
+    for q, hits in zip(questions, rankings):
+        r = gold_rank((h.chunk.doc_id for h in hits), set(q.gold_doc_ids))
+        total += 1.0 / r if r else 0.0
+    return total / max(len(questions), 1)

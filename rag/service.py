@@ -27,7 +27,7 @@ from rag.ingest import IngestReport, Progress, ingest, reembed, repair
 from rag.pipeline import Pipeline, PipelineConfig
 from rag.protocols import Generator, Reranker
 from rag.rerank import CrossEncoderReranker, PassthroughReranker
-from rag.retrieval import HybridRetriever, rrf_fuse
+from rag.retrieval import HybridRetriever, mrr_at_10, rrf_fuse
 from rag.store import Store, check_name
 from rag.types import Answer, Document, Skipped, Trace
 
@@ -348,18 +348,3 @@ class RAGService:
             self._pipelines.pop(name, None)
         return {"dense_weight": best[0], "lexical_weight": best[1], "mrr@10": scores[f"{best[0]}/{best[1]}"],
                 "grid": scores, "changed": changed}
-
-
-def mrr_at_10(rankings: list[list], questions: list) -> float:
-    """Mean reciprocal rank of the first gold document in each ranking of hits (documents counted once)."""
-    total = 0.0
-    for q, hits in zip(questions, rankings):
-        seen: list[str] = []
-        for h in hits:
-            if h.chunk.doc_id not in seen:
-                seen.append(h.chunk.doc_id)
-            if len(seen) >= 10:
-                break
-        gold = set(q.gold_doc_ids)
-        total += next((1.0 / (i + 1) for i, d in enumerate(seen) if d in gold), 0.0)
-    return total / max(len(questions), 1)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Optional
 from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 

@@ -32,6 +32,7 @@ import numpy as np
 
 from rag.chunking import embed_text
 from rag.finetune.pairs import Pair
+from rag.retrieval import gold_rank
 
 Progress = Callable[[str, int, int], None]
 LOSSES = ("mnrl", "triplet")
@@ -174,15 +175,8 @@ class HeldoutEval:
         order = np.argsort(-sims, axis=1)
         mrr = hit1 = 0.0
         for qi, p in enumerate(self.pairs):
-            seen: list[str] = []
-            for j in order[qi]:
-                d = self.pool_docs[j]
-                if d not in seen:
-                    seen.append(d)
-                if len(seen) >= 10:
-                    break
-            if p.doc_id in seen:
-                r = seen.index(p.doc_id) + 1
+            r = gold_rank((self.pool_docs[j] for j in order[qi]), {p.doc_id})
+            if r:
                 mrr += 1.0 / r
                 hit1 += r == 1
         n = max(1, len(self.pairs))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from rag.retrieval import rrf_fuse
+from rag.retrieval import gold_rank, mrr_at_10, rrf_fuse
 from rag.types import Chunk, Hit
 from rag.vector_index import FaissIndex, index_spec
 
@@ -39,3 +39,14 @@ def test_rrf_weights_and_ranks():
     assert fused[0].ranks == {"dense": 2, "lexical": 3, "fused": 1}
     only_dense = rrf_fuse(dense, lex, lexical_weight=0.0)
     assert [h.chunk.id for h in only_dense[:3]] == ["a", "b", "c"]
+
+
+def test_gold_rank_and_mrr_count_each_document_once():
+    from rag.labels import LabelledQuestion
+
+    assert gold_rank(["a", "a", "b"], {"b"}) == 2
+    assert gold_rank(list("abcdefghijkl"), {"k"}) is None  # beyond the first 10 distinct documents
+    hits = [Hit(Chunk(id=f"c{i}", doc_id=d, text="x", position=0), 1.0) for i, d in enumerate("aabc")]
+    qs = [LabelledQuestion(id="1", question="q", gold_doc_ids=["b"]),
+          LabelledQuestion(id="2", question="q", gold_doc_ids=["z"])]
+    assert mrr_at_10([hits, hits], qs) == pytest.approx(0.25)
