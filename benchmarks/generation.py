@@ -23,9 +23,15 @@ dataset's own passages, so the numbers measure the generator alone.
   ROC AUC and the share kept / rejected at several thresholds.
 
 SmolLM2 generates once per question; "without checks" and "with checks" are the
-same raw answer finished with ``checks=False`` / ``checks=True``.
+same raw answer finished with ``checks=False`` / ``checks=True``. With
+``--selfcheck N`` a fourth system finishes it with checks and SelfCheckGPT
+sampling as well: N more answers at ``--selfcheck-temperature``; sentences the
+samples do not repeat (consistency < the library's ``selfcheck_threshold``) are
+dropped, and an answer left with none abstains. Its extra time per answer is
+reported as ``selfcheck_s``.
 
     .venv/bin/python benchmarks/generation.py --limit 25 --sweep
+    .venv/bin/python benchmarks/generation.py --limit 100 --selfcheck 5
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._common import DATASETS, console, print_table, write_json  # noqa: E402
 
 SYSTEMS = ("extractive", "smollm2", "smollm2+checks")
+SELFCHECK = "smollm2+checks+selfcheck"
 
 
 def hits(texts: list[str], prefix: str):
@@ -106,12 +113,14 @@ def run_llm(llm, question: str, ctx) -> tuple[str, dict]:
     return meta["raw"], {k: meta.get(k) for k in ("ttft_s", "tokens_per_s", "completion_tokens", "latency_s")}
 
 
-def evaluate(ds_name: str, items: list[dict], extractive, llm, checker, judge_thr: float) -> tuple[list[dict], dict]:
+def evaluate(ds_name: str, items: list[dict], extractive, llm, checker, judge_thr: float,
+             selfcheck: int = 0) -> tuple[list[dict], dict]:
     from eval.metrics import contains_answer, contains_answer_parts, token_f1
 
+    systems = SYSTEMS + ((SELFCHECK,) if selfcheck else ())
     per = {s: {"f1": [], "contains": [], "decision": [], "answered": [], "rejected": [], "unsup": 0, "sents": 0}
-           for s in SYSTEMS}
-    speed = {"ttft_s": [], "tokens_per_s": [], "latency_s": [], "completion_tokens": []}
+           for s in systems}
+    speed = {"ttft_s": [], "tokens_per_s": [], "latency_s": [], "completion_tokens": [], "selfcheck_s": []}
     records = []
     t0 = time.perf_counter()
     for n, it in enumerate(items, 1):
@@ -125,10 +134,17 @@ def evaluate(ds_name: str, items: list[dict], extractive, llm, checker, judge_th
                     speed[k].append(v)
             gens["smollm2"] = llm.finish(q, ctx, raw, stats, checks=False)
             gens["smollm2+checks"] = llm.finish(q, ctx, raw, stats, checks=True)
+            if selfcheck:
+                t = time.perf_counter()
+                gens[SELFCHECK] = llm.finish(q, ctx, raw, stats, checks=True, selfcheck_samples=selfcheck)
+                if not gens["smollm2+checks"].abstained:  # sampling runs only on answers the checks kept
+                    speed["selfcheck_s"].append(time.perf_counter() - t)
             rec = {"id": it["id"], "mode": mode, "question": q, "raw": raw}
             for s, g in gens.items():
                 text = "" if g.abstained else g.text
                 rec[s] = {"text": g.text, "abstained": g.abstained}
+                if "selfcheck" in g.meta:
+                    rec[s]["selfcheck"] = {k: g.meta["selfcheck"][k] for k in ("consistency", "n_clusters")}
                 if mode == "neg":
                     per[s]["rejected"].append(float(g.abstained))
                     continue
@@ -148,7 +164,7 @@ def evaluate(ds_name: str, items: list[dict], extractive, llm, checker, judge_th
         if n % 5 == 0 or n == len(items):
             console.print(f"  {ds_name}: {n}/{len(items)} questions, {time.perf_counter() - t0:.0f} s")
     rows = []
-    for s in SYSTEMS:
+    for s in systems:
         p = per[s]
         mean = lambda xs: sum(xs) / len(xs) if xs else float("nan")  # noqa: E731
         rows.append({"dataset": ds_name, "system": s, "n": len(items), "token_f1": mean(p["f1"]),
@@ -196,6 +212,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--sweep", action="store_true", help="also measure the support threshold")
+    ap.add_argument("--selfcheck", type=int, default=0, help="N > 0: add SmolLM2 + checks + N self-check samples")
+    ap.add_argument("--selfcheck-temperature", type=float, default=1.0)
     ap.add_argument("--out", default="generation.json")
     args = ap.parse_args()
 
@@ -207,7 +225,8 @@ def main() -> None:
     emb.warm_up()
     thr = DEFAULT_SUPPORT_THRESHOLD if args.threshold is None else args.threshold
     llm = LocalGenerator(emb, max_tokens=args.max_tokens, temperature=0.1, max_context_chars=args.context_chars,
-                         support_threshold=thr, n_threads=args.threads)
+                         support_threshold=thr, n_threads=args.threads,
+                         selfcheck_temperature=args.selfcheck_temperature)
     t = time.perf_counter()
     llm.warm_up()
     load_s = time.perf_counter() - t
@@ -220,7 +239,7 @@ def main() -> None:
     rows, details = [], {}
     for name in names:
         console.print(f"[bold]{name}[/bold]: {args.limit} questions")
-        r, d = evaluate(name, data[name](), extractive, llm, judge, args.judge_threshold)
+        r, d = evaluate(name, data[name](), extractive, llm, judge, args.judge_threshold, args.selfcheck)
         rows += r
         details[name] = d
         write_json(args.out, {"partial": True, "results": rows, "records": {k: v["records"] for k, v in details.items()}})
@@ -230,8 +249,10 @@ def main() -> None:
     speed_rows = [{"dataset": k, "backend": llm.backend_used, "threads": llm.n_threads, **v["speed"]}
                   for k, v in details.items()]
     print_table("SmolLM2-135M-Instruct Q4_1 (local, streamed): medians per call", speed_rows,
-                ["dataset", "backend", "threads", "calls", "ttft_s", "tokens_per_s", "completion_tokens", "latency_s"])
+                ["dataset", "backend", "threads", "calls", "ttft_s", "tokens_per_s", "completion_tokens", "latency_s"]
+                + (["selfcheck_s"] if args.selfcheck else []))
     payload = {"command": " ".join(sys.argv), "args": vars(args), "support_threshold": thr,
+               "selfcheck_threshold": llm.selfcheck_threshold,
                "model": llm.model_name, "backend": llm.backend_used, "load_s": round(load_s, 2), "results": rows,
                "speed": {k: v["speed"] for k, v in details.items()},
                "records": {k: v["records"] for k, v in details.items()}}

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     llm_max_tokens: int = 256
     local_model_path: str = Field("", description="GGUF file for generator=local; empty = packaged SmolLM2")
     selfcheck_samples: int = Field(0, description="SelfCheckGPT samples (0 = off)")
+    selfcheck_temperature: float = Field(1.0, description="sampling temperature of the self-check samples")
+    selfcheck_threshold: float = Field(0.6, description="least consistency with the samples a kept answer sentence needs")
 
     # chunking and retrieval
     chunk_tokens: int = 256

@@ -222,6 +222,17 @@ def test_make_llm_generator_maps_settings(embedder):
         make_llm_generator("openai", {"temperature": 5})
 
 
+def test_selfcheck_settings_reach_the_generator(embedder, monkeypatch):
+    from rag.cli import service_config
+    from rag.config import Settings
+
+    for k, v in {"RAG_SELFCHECK_SAMPLES": "5", "RAG_SELFCHECK_TEMPERATURE": "0.7", "RAG_SELFCHECK_THRESHOLD": "0.65"}.items():
+        monkeypatch.setenv(k, v)
+    llm_cfg = service_config(Settings(_env_file=None)).llm
+    g = make_llm_generator("openai", llm_cfg, embedder=embedder)
+    assert (g.selfcheck_samples, g.selfcheck_temperature, g.selfcheck_threshold) == (5, 0.7, 0.65)
+
+
 def test_answer_units_join_citation_fragments():
     units = answer_units("Answer: It is in Paris. [1] It opened in 1889. [1][2]")
     assert [u.raw for u in units] == ["It is in Paris. [1]", "It opened in 1889. [1][2]"]
