@@ -155,7 +155,9 @@ def run_dataset(ds: str, args) -> dict:
     opts = FinetuneOptions(max_pairs=args.max_pairs, epochs=args.epochs, heldout=args.heldout,
                            reranker_queries=args.reranker_queries, compare_losses=args.compare_losses,
                            loss=args.loss, train_layers=args.train_layers, batch_size=args.batch_size,
-                           max_seq_length=args.max_seq_length, reranker=not args.no_reranker, seed=args.seed)
+                           max_seq_length=args.max_seq_length, reranker=not args.no_reranker, seed=args.seed,
+                           lr=args.lr, embedder_negatives=args.embedder_negatives,
+                           structural_share=args.structural_share)
     last = {"stage": None, "t": time.perf_counter()}
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -224,6 +226,11 @@ def main() -> None:
     ap.add_argument("--compare-losses", action="store_true", help="train both losses, keep the better on held-out")
     ap.add_argument("--train-layers", type=int, default=-1)
     ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=0.0, help="embedder learning rate (0 = the library's)")
+    ap.add_argument("--embedder-negatives", type=int, default=1,
+                    help="mined hard negatives per MNRL example (0 = in-batch negatives only)")
+    ap.add_argument("--structural-share", type=float, default=0.6,
+                    help="share of the pair budget titles/headings may take (the rest inverse-cloze)")
     ap.add_argument("--max-seq-length", type=int, default=128)
     ap.add_argument("--rerank-depth", type=int, default=20)
     ap.add_argument("--base-rerank", action="store_true", help="also rerank the base pipeline's candidates")

@@ -65,8 +65,10 @@ class FinetuneOptions:
     train_layers: int = -1  # -1 = auto (all on GPU, CPU_TRAIN_LAYERS on CPU); 0 = all
     reranker_queries: int = 400
     reranker_epochs: int = 0  # 0 = epochs
-    n_neg: int = 3
+    n_neg: int = 3  # mined negatives per pair (the reranker's)
+    embedder_negatives: int = 1  # of those, per MNRL example (0 = in-batch negatives only)
     augment_fraction: float = 0.25
+    structural_share: float = 0.6  # titles / headings / generated questions: most of the budget they may take
     simcse_fraction: float = 0.05
     base_model: str = ""  # "" = packaged MiniLM
     apply: bool = False
@@ -131,7 +133,7 @@ def finetune_collection(store, name: str, embedder=None, opts: FinetuneOptions |
     base = _base_path(opts)
     pairs = build_pairs(snap.chunks, max_pairs=opts.max_pairs, max_heldout=opts.heldout,
                         augment_fraction=opts.augment_fraction, simcse_fraction=opts.simcse_fraction,
-                        synonyms=synonym_source(base), generate=opts.generate, min_docs=opts.min_docs,
+                        structural_share=opts.structural_share, synonyms=synonym_source(base), generate=opts.generate, min_docs=opts.min_docs,
                         seed=opts.seed, collection=name)
     report["data"] = dict(pairs.counts)
     if progress:
@@ -165,6 +167,7 @@ def finetune_collection(store, name: str, embedder=None, opts: FinetuneOptions |
         for loss in losses:
             cfg = EmbedderConfig(loss=loss, epochs=opts.epochs, batch_size=opts.batch_size,
                                  max_seq_length=opts.max_seq_length, train_layers=layers, seed=opts.seed,
+                                 n_neg=min(opts.embedder_negatives, opts.n_neg),
                                  **({"lr": opts.lr} if opts.lr else {}))
             model, info = train_embedder(pairs.train, held, base, cfg, device=opts.device, progress=progress,
                                          base_scores=base_scores)
