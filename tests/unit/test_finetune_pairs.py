@@ -176,3 +176,24 @@ def test_heldout_eval_scores_the_positive_document_over_a_pool():
     assert s["hit@1"] == 0.5 and s["mrr@10"] == pytest.approx((1 + 1 / 2) / 2)
     cands = ev.first_stage_candidates()
     assert [ev.pool_docs[j] for j in cands[0][:1]] == ["d1"]
+
+
+def test_structural_share_zero_gives_the_budget_to_inverse_cloze_pairs():
+    chunks = _doc_chunks(40)
+    default = build_pairs(chunks, max_pairs=60, max_heldout=10, seed=1)
+    ict_first = build_pairs(chunks, max_pairs=60, max_heldout=10, seed=1, structural_share=0.0)
+    kinds = lambda ps: [p.kind for p in ps.train]  # noqa: E731
+    assert kinds(ict_first).count("ict") > kinds(default).count("ict")
+    assert kinds(ict_first).count("title") < kinds(default).count("title")
+
+
+def test_mnrl_with_in_batch_negatives_only_trains_pairs_without_negatives():
+    """embedder_negatives=0: pairs without mined negatives train on the real model (one step)."""
+    from rag.embedding import packaged_minilm_path
+    from rag.finetune.train import EmbedderConfig, train_embedder
+
+    pairs = [Pair(f"what was measured for the {t}", f"The {t} was measured in a wind tunnel.", f"d{i}", i, "ict")
+             for i, t in enumerate(TOPICS[:8])]
+    cfg = EmbedderConfig(loss="mnrl", n_neg=0, batch_size=8, train_layers=1, max_seq_length=32)
+    _, info = train_embedder(pairs, None, packaged_minilm_path(), cfg, device="cpu")
+    assert info["train_examples"] == 8 and info["steps"] == 1 and info["final_train_loss"] > 0
