@@ -114,8 +114,23 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 # ------------------------------------------------------------------ tools
 phase_start tools
+# The images need BuildKit (secret and cache mounts). A docker CLI 20.10 has it built in; from 23
+# on it needs the buildx plugin, and a machine may carry such a CLI without it (/usr/local/bin/docker
+# 28 here). Pick a CLI that can build, and install Debian's docker.io (CLI 20.10) when none can.
+buildkit_cli() {
+  local d v
+  for d in /usr/bin/docker /usr/local/bin/docker "$(command -v docker 2>/dev/null || true)"; do
+    [ -n "$d" ] && [ -x "$d" ] || continue
+    v=$("$d" --version 2>/dev/null | sed -n 's/^Docker version \([0-9][0-9]*\)\..*/\1/p')
+    [ -n "$v" ] || continue
+    if [ "$v" -lt 23 ] || "$d" buildx version >/dev/null 2>&1; then echo "$d"; return 0; fi
+  done
+  return 1
+}
 missing=()
-command -v dockerd >/dev/null || [ -x /usr/sbin/dockerd ] || missing+=(docker.io)
+if ! { command -v dockerd >/dev/null || [ -x /usr/sbin/dockerd ]; } || ! buildkit_cli >/dev/null; then
+  missing+=(docker.io)
+fi
 command -v docker-compose >/dev/null || missing+=(docker-compose)
 if [ "$BASE_IMAGE" = rag-base:bookworm ]; then command -v debootstrap >/dev/null || missing+=(debootstrap); fi
 if [ ${#missing[@]} -gt 0 ]; then
@@ -124,6 +139,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
      "${missing[@]}" >/dev/null) || { log "apt-get install ${missing[*]} failed"; exit 1; }
 fi
+if ! buildkit_cli >/dev/null && [ "$(id -u)" = 0 ]; then  # a newer docker.io: its CLI needs the plugin
+  log "no docker CLI here builds with BuildKit; installing docker-buildx"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-buildx >/dev/null 2>&1 || true
+fi
+DOCKER="$(buildkit_cli)" || {
+  log "no docker CLI that can build with BuildKit: install Debian's docker.io (CLI 20.10) or the buildx plugin"; exit 1; }
+export DOCKER
 DOCKERD="$(command -v dockerd || echo /usr/sbin/dockerd)"
 log "$("$DOCKER" --version 2>/dev/null || true); $(docker-compose version --short 2>/dev/null || true)"
 phase_end
