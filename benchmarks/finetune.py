@@ -152,12 +152,22 @@ def run_dataset(ds: str, args) -> dict:
     rows = [{"system": "base MiniLM: dense", **score(dict(zip([q.id for q in questions], ranked_ids(res["base_dense"]))), questions)},
             {"system": "base MiniLM: hybrid RRF", **score(dict(zip([q.id for q in questions], ranked_ids(res["base_rrf"]))), questions)}]
 
+    question_gen = None
+    if args.llm_questions:
+        from rag.finetune.pairs import question_writer
+        from rag.llm import LocalGenerator
+
+        llm = LocalGenerator(svc.embedder, n_threads=args.threads or 2)
+        llm.warm_up()
+        if llm.backend_used is None:
+            raise SystemExit(f"--llm-questions: the local model did not load: {llm._error}")
+        question_gen = question_writer(llm)
     opts = FinetuneOptions(max_pairs=args.max_pairs, epochs=args.epochs, heldout=args.heldout,
                            reranker_queries=args.reranker_queries, compare_losses=args.compare_losses,
                            loss=args.loss, train_layers=args.train_layers, batch_size=args.batch_size,
                            max_seq_length=args.max_seq_length, reranker=not args.no_reranker, seed=args.seed,
                            lr=args.lr, embedder_negatives=args.embedder_negatives,
-                           structural_share=args.structural_share)
+                           structural_share=args.structural_share, generate=question_gen)
     last = {"stage": None, "t": time.perf_counter()}
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -229,6 +239,8 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=0.0, help="embedder learning rate (0 = the library's)")
     ap.add_argument("--embedder-negatives", type=int, default=1,
                     help="mined hard negatives per MNRL example (0 = in-batch negatives only)")
+    ap.add_argument("--llm-questions", action="store_true",
+                    help="also train on questions the packaged SmolLM2 writes (llama-cpp-python, --threads or 2 threads)")
     ap.add_argument("--structural-share", type=float, default=0.6,
                     help="share of the pair budget titles/headings may take (the rest inverse-cloze)")
     ap.add_argument("--max-seq-length", type=int, default=128)

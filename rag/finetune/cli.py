@@ -18,19 +18,12 @@ def _llm_question_generator(settings):
     from rag.llm import make_llm_generator
 
     from rag.cli import service_config
+    from rag.finetune.pairs import question_writer
 
     cfg = service_config(settings)
     gen = make_llm_generator(cfg.generator, cfg.llm)
     gen.warm_up()
-    prompt = ("Write two short, different questions that the passage below answers. "
-              "Write one question per line and nothing else.\n\nPassage:\n{}")
-
-    def generate(text: str) -> list[str]:
-        out, _ = gen._chat([{"role": "user", "content": prompt.format(text[:2000])}],
-                           temperature=0.7, max_tokens=96, seed=None)
-        return [q.strip(" -*0123456789.").strip() for q in out.splitlines() if q.strip().endswith("?")]
-
-    return generate
+    return question_writer(gen)
 
 
 def finetune_command(

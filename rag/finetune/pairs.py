@@ -206,6 +206,21 @@ def simcse_pairs(chunks: Sequence, rng: random.Random, n: int) -> list[Pair]:
     return out
 
 
+QUESTION_PROMPT = ("Write two short, different questions that the passage below answers. "
+                   "Write one question per line and nothing else.\n\nPassage:\n{}")
+
+
+def question_writer(llm, *, temperature: float = 0.7, max_tokens: int = 96) -> Callable[[str], list[str]]:
+    """``generate(text) -> [question, ...]`` for :func:`generated_pairs`, from an LLM generator (its ``_chat``)."""
+
+    def generate(text: str) -> list[str]:
+        out, _ = llm._chat([{"role": "user", "content": QUESTION_PROMPT.format(text[:2000])}],
+                           temperature=temperature, max_tokens=max_tokens, seed=None)
+        return [q.strip(" -*0123456789.").strip() for q in out.splitlines() if q.strip().endswith("?")]
+
+    return generate
+
+
 def generated_pairs(chunks: Sequence, generate: Callable[[str], list[str]], rng: random.Random, n: int) -> list[Pair]:
     """Questions an LLM wrote for chunks (optional): ``generate(text) -> [question, ...]``."""
     out: list[Pair] = []

@@ -197,3 +197,24 @@ def test_mnrl_with_in_batch_negatives_only_trains_pairs_without_negatives():
     cfg = EmbedderConfig(loss="mnrl", n_neg=0, batch_size=8, train_layers=1, max_seq_length=32)
     _, info = train_embedder(pairs, None, packaged_minilm_path(), cfg, device="cpu")
     assert info["train_examples"] == 8 and info["steps"] == 1 and info["final_train_loss"] > 0
+
+
+def test_question_writer_keeps_question_lines_and_generated_pairs_use_them():
+    from rag.finetune.pairs import QUESTION_PROMPT, generated_pairs, question_writer
+
+    seen = []
+
+    class LLM:  # an LLM generator's chat hook, answering as SmolLM2 typically does
+        def _chat(self, messages, *, temperature, max_tokens, seed):
+            seen.append((messages[0]["content"], temperature))
+            return "1. What was measured in the wind tunnel?\n2. How does the correction change at high Mach numbers?\nSure!", {}
+
+    write = question_writer(LLM())
+    chunks = _doc_chunks(12)
+    pairs = generated_pairs(chunks, write, random.Random(0), 6)
+    assert len(pairs) == 6 and {p.kind for p in pairs} == {"generated"}
+    assert pairs[0].query == "What was measured in the wind tunnel?"
+    from rag.chunking import embed_text
+
+    assert all(p.positive == embed_text(chunks[p.chunk]) and chunks[p.chunk].doc_id == p.doc_id for p in pairs)
+    assert seen[0][0].startswith(QUESTION_PROMPT.split("{")[0]) and seen[0][1] == 0.7
