@@ -133,8 +133,8 @@ def finetune_collection(store, name: str, embedder=None, opts: FinetuneOptions |
     base = _base_path(opts)
     pairs = build_pairs(snap.chunks, max_pairs=opts.max_pairs, max_heldout=opts.heldout,
                         augment_fraction=opts.augment_fraction, simcse_fraction=opts.simcse_fraction,
-                        structural_share=opts.structural_share, synonyms=synonym_source(base), generate=opts.generate, min_docs=opts.min_docs,
-                        seed=opts.seed, collection=name)
+                        structural_share=opts.structural_share, synonyms=synonym_source(base),
+                        generate=opts.generate, min_docs=opts.min_docs, seed=opts.seed, collection=name)
     report["data"] = dict(pairs.counts)
     if progress:
         progress("pairs", 1, 1)

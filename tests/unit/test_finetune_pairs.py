@@ -200,6 +200,7 @@ def test_mnrl_with_in_batch_negatives_only_trains_pairs_without_negatives():
 
 
 def test_question_writer_keeps_question_lines_and_generated_pairs_use_them():
+    from rag.chunking import embed_text
     from rag.finetune.pairs import QUESTION_PROMPT, generated_pairs, question_writer
 
     seen = []
@@ -214,7 +215,5 @@ def test_question_writer_keeps_question_lines_and_generated_pairs_use_them():
     pairs = generated_pairs(chunks, write, random.Random(0), 6)
     assert len(pairs) == 6 and {p.kind for p in pairs} == {"generated"}
     assert pairs[0].query == "What was measured in the wind tunnel?"
-    from rag.chunking import embed_text
-
     assert all(p.positive == embed_text(chunks[p.chunk]) and chunks[p.chunk].doc_id == p.doc_id for p in pairs)
     assert seen[0][0].startswith(QUESTION_PROMPT.split("{")[0]) and seen[0][1] == 0.7
